@@ -24,3 +24,5 @@ pub use otlp::{Mapped, Stamp};
 
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
+#[cfg(feature = "fixtures")]
+pub mod testenv;

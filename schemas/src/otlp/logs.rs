@@ -193,3 +193,109 @@ fn path_of(f: &Fields<'_>, tool: Option<&str>) -> Option<String> {
         .into_iter()
         .find_map(|k| f.text(k).and_then(|input| file_path::from_tool_input(tool, input)))
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::ids::{TenantId, UserId};
+
+    fn kv(k: &str, v: Value) -> KeyValue {
+        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+    }
+    fn s(k: &str, v: &str) -> KeyValue {
+        kv(k, Value::StringValue(v.into()))
+    }
+    fn record(time: u64, attrs: Vec<KeyValue>) -> LogRecord {
+        LogRecord { time_unix_nano: time, attributes: attrs, ..Default::default() }
+    }
+    fn request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs { log_records: records, ..Default::default() }],
+                ..Default::default()
+            }],
+        }
+    }
+    fn stamp() -> Stamp {
+        Stamp { tenant: TenantId(Uuid::from_u128(1)), user: UserId(Uuid::from_u128(2)) }
+    }
+
+    #[test]
+    fn task_events_map_with_typed_counts() {
+        let req = request(vec![record(
+            5,
+            vec![
+                s("event.name", "tandemu.task.finished"),
+                s("task.id", "PROJ-42"),
+                s("task.status", "done"),
+                kv("task.commits", Value::IntValue(3)),
+                s("task.lines.ai", "120"),
+                kv("task.lines.manual", Value::DoubleValue(30.0)),
+                kv("task.files_changed", Value::IntValue(4)),
+                s("task.title", "Fix the login bug for ACME"),
+            ],
+        )]);
+        let m = map_logs(&req, &stamp());
+        assert_eq!((m.events.len(), m.rejected), (1, 0));
+        let EventBody::Task(t) = &m.events[0].body else { panic!("not a task") };
+        assert_eq!(t.phase(), TaskPhase::Finished);
+        assert_eq!(t.id().as_str(), "PROJ-42");
+        assert_eq!(
+            (t.commits, t.ai_lines, t.manual_lines, t.files_changed, t.status.as_deref()),
+            (Some(3), Some(120), Some(30), Some(4), Some("done"))
+        );
+    }
+
+    #[test]
+    fn bad_records_are_rejected_and_the_rest_kept() {
+        let req = request(vec![
+            record(0, vec![s("event.name", "user_prompt")]),
+            record(7, vec![s("event.name", "tandemu.task.started")]),
+            record(7, vec![s("event.name", "tandemu.task.exploded"), s("task.id", "x")]),
+            record(8, vec![s("event.name", "user_prompt"), s("prompt_length", "12")]),
+            record(9, vec![s("event.name", "some_future_event")]),
+            record(9, vec![]),
+        ]);
+        let m = map_logs(&req, &stamp());
+        assert_eq!(m.events.len(), 1);
+        assert_eq!(m.rejected, 3);
+        assert_eq!(m.ignored, 2);
+        assert_eq!(m.partial_success_message().unwrap(), "3 record(s) rejected; first: log event \"user_prompt\" has no timestamp");
+    }
+
+    #[test]
+    fn timestamp_falls_back_to_event_timestamp() {
+        let req = request(vec![record(
+            0,
+            vec![s("event.name", "claude_code.user_prompt"), s("event.timestamp", "2026-12-03T19:12:27.103Z")],
+        )]);
+        let m = map_logs(&req, &stamp());
+        assert_eq!(m.events[0].time_unix_nano, 1_796_325_147_103_000_000);
+    }
+
+    #[test]
+    fn payload_identity_and_free_text_in_metadata_are_dropped() {
+        let req = request(vec![record(
+            1,
+            vec![
+                s("event.name", "tool_result"),
+                s("user.email", "dev@example.invalid"),
+                s("organization.id", "11111111-1111-1111-1111-111111111111"),
+                s("tool_name", "Bash"),
+                s("error_type", "error: rm -rf / failed"),
+                s("session.id", "a session with spaces"),
+            ],
+        )]);
+        let m = map_logs(&req, &stamp());
+        let ev = &m.events[0];
+        assert_eq!((ev.tenant, ev.user), (stamp().tenant, stamp().user));
+        assert_eq!(ev.session, None);
+        let EventBody::ToolResult(t) = &ev.body else { panic!() };
+        assert_eq!(t.error_type, None);
+        assert_eq!(t.tool_name.as_deref(), Some("Bash"));
+    }
+}
