@@ -73,9 +73,10 @@ class ChError(Exception):
 
 
 def checksum(data):
-    # ClickHouse writes CityHash128's (low64, high64) as two little-endian u64.
+    # CityHash128 gives (first << 64) | second; ClickHouse writes first, then
+    # second, each as a little-endian u64.
     h = CityHash128(data) if CityHash128 else 0
-    return struct.pack("<QQ", h & (2**64 - 1), h >> 64)
+    return struct.pack("<QQ", h >> 64, h & (2**64 - 1))
 
 
 def decompress_blocks(buf):

@@ -72,6 +72,10 @@ live_pid() {
     return 1
 }
 
+# Right after spawn the child may not have exec'd yet (its command line is
+# still ours), so only ask whether the pid is alive.
+spawned_alive() { kill -0 "$(<"$1")" 2>/dev/null; }
+
 # Pid of the process listening on 127.0.0.1:$1, if ss can tell.
 listener_pid() {
     ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2
@@ -100,10 +104,11 @@ stop_pid() {
 }
 
 # Start "$@" detached from this shell (own session, no stdin), log appended.
+# fd 9 (the lock) is closed, or the service would hold the lock forever.
 spawn() {
     local pidfile=$1 log=$2; shift 2
     echo "=== $(date '+%F %T') start: $*" >>"$log"
-    setsid nohup "$@" >>"$log" 2>&1 </dev/null &
+    setsid nohup "$@" >>"$log" 2>&1 </dev/null 9>&- &
     echo $! >"$pidfile"
 }
 
@@ -166,10 +171,11 @@ pg_up() {
     if port_open "$PG_PORT"; then
         die "postgres: port $HOST:$PG_PORT is in use by another process"
     fi
+    # fd 9 closed: the lock must not be inherited by the server.
     # fsync off: a throwaway test cluster, speed matters more than durability.
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$READY_TIMEOUT" \
         -o "-c listen_addresses=$HOST -p $PG_PORT -k $PG_SOCK -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-        start >/dev/null 2>&1 || {
+        start >/dev/null 2>&1 9>&- || {
         tail -n 20 "$PG_LOG" >&2
         die "postgres failed to start, see $PG_LOG"
     }
@@ -217,7 +223,7 @@ tansu_start() {
 }
 
 tansu_alive_and_open() {
-    live_pid "$RUN/tansu.pid" "$TANSU_BIN" >/dev/null ||
+    spawned_alive "$RUN/tansu.pid" ||
         { echo "services.sh: tansu exited; see $LOGS/tansu.log" >&2; tail -n 20 "$LOGS/tansu.log" >&2; exit 1; }
     port_open "$KAFKA_PORT"
 }
@@ -235,7 +241,7 @@ ch_venv_ok() { [[ -f $CH_VENV/.tandemu-ok ]] && [[ $(<"$CH_VENV/.tandemu-ok") ==
 
 ch_install() {
     ch_venv_ok && return 0
-    echo "installing ${CH_SPECS[*]} (pip, about a minute)..." >&2
+    echo "installing ${CH_SPECS[*]} (pip, about 30 s)..." >&2
     mkdir -p "$CACHE"
     local tmp=$CH_VENV.tmp.$$
     rm -rf "$tmp"
@@ -255,7 +261,7 @@ ch_ping() {
 }
 
 ch_alive_and_ping() {
-    live_pid "$RUN/clickhouse.pid" "$CH_FRONT" >/dev/null ||
+    spawned_alive "$RUN/clickhouse.pid" ||
         { echo "services.sh: clickhouse front exited; see $LOGS/clickhouse.log" >&2; tail -n 20 "$LOGS/clickhouse.log" >&2; exit 1; }
     ch_ping
 }
