@@ -5,4 +5,6 @@
 //! of `tandemu_schemas` has run, never take the tenant from the payload, and never answer success
 //! before the log has the batch.
 
+pub mod auth;
+pub mod log;
 pub mod partition;

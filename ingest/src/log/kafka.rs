@@ -1,0 +1,109 @@
+//! The Kafka event log: an idempotent producer, `acks=all`, LZ4, events keyed by tenant and
+//! session (see `partition`), and every delivery awaited before `append` returns.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use tandemu_schemas::{Event, encoding};
+
+use super::{BoxFuture, EventLog, LogError};
+use crate::partition::partition_key;
+
+#[derive(Clone, Debug)]
+pub struct KafkaLogConfig {
+    /// `host:port[,host:port…]`.
+    pub brokers: String,
+    pub topic: String,
+    /// How long a batch may take to be acknowledged by the brokers before the request is
+    /// answered "unavailable, retry".
+    pub delivery_timeout: Duration,
+}
+
+impl KafkaLogConfig {
+    pub fn new(brokers: impl Into<String>, topic: impl Into<String>) -> Self {
+        Self { brokers: brokers.into(), topic: topic.into(), delivery_timeout: Duration::from_secs(10) }
+    }
+}
+
+pub struct KafkaLog {
+    producer: FutureProducer,
+    cfg: KafkaLogConfig,
+}
+
+impl KafkaLog {
+    pub fn connect(cfg: KafkaLogConfig) -> Result<Self, LogError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &cfg.brokers)
+            // Exactly-once into the partition log per producer session, ordered per key.
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", "lz4")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", cfg.delivery_timeout.as_millis().to_string())
+            .set("queue.buffering.max.messages", "1000000")
+            .create()
+            .map_err(|e| LogError::Unavailable(format!("Kafka producer: {e}")))?;
+        Ok(Self { producer, cfg })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.cfg.topic
+    }
+}
+
+impl EventLog for KafkaLog {
+    fn append<'a>(&'a self, events: &'a [Event]) -> BoxFuture<'a, Result<(), LogError>> {
+        Box::pin(async move {
+            let mut pending = Vec::with_capacity(events.len());
+            let mut payload = Vec::with_capacity(512);
+            for ev in events {
+                payload.clear();
+                encoding::encode_into(ev, &mut payload);
+                let key = partition_key(ev);
+                let record = FutureRecord::to(&self.cfg.topic).key(&key).payload(&payload);
+                match self.producer.send_result(record) {
+                    Ok(delivery) => pending.push(delivery),
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        return Err(LogError::Unavailable("Kafka producer queue is full".into()));
+                    }
+                    Err((e, _)) => return Err(LogError::Unavailable(format!("Kafka: {e}"))),
+                }
+            }
+            let deadline = self.cfg.delivery_timeout + Duration::from_secs(1);
+            let results = tokio::time::timeout(deadline, futures::future::join_all(pending))
+                .await
+                .map_err(|_| LogError::Unavailable("Kafka did not acknowledge the batch in time".into()))?;
+            for r in results {
+                match r {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((e, _))) => return Err(LogError::Unavailable(format!("Kafka delivery: {e}"))),
+                    Err(_) => return Err(LogError::Unavailable("Kafka producer shut down".into())),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn ready(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let producer = self.producer.clone();
+            let topic = self.cfg.topic.clone();
+            tokio::task::spawn_blocking(move || {
+                producer
+                    .client()
+                    .fetch_metadata(Some(&topic), Duration::from_secs(2))
+                    .map(|m| m.topics().iter().any(|t| t.name() == topic && t.error().is_none()))
+                    .unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false)
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+}
