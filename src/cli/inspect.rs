@@ -69,7 +69,7 @@ pub fn run(args: InspectArgs) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     if !args.summary {
         for ev in &mapped.events {
-            serde_json::to_writer(&mut out, ev).map_err(std::io::Error::from)?;
+            serde_json::to_writer(&mut out, ev).map_err(std::io::Error::other)?;
             out.write_all(b"\n")?;
         }
     }

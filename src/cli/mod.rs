@@ -1,6 +1,11 @@
 //! Command-line interface. Each subcommand lives in its own module; this file only routes.
 
+mod ingest_args;
+mod ingest_cmd;
 mod inspect;
+mod secret;
+mod serve;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -15,6 +20,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the single-node pipeline: OTLP receivers (:4317 gRPC, :4318 HTTP) into the embedded
+    /// event log in --data-dir. No Kafka, ClickHouse or PostgreSQL needed.
+    Serve(serve::ServeArgs),
+    /// Run the ingest role of a distributed deployment: OTLP receivers into a Kafka topic.
+    Ingest(ingest_cmd::IngestCmdArgs),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Show what Tandemu would keep from an OTLP export: the canonical events, as JSON lines.
     ///
     /// Reads one export request body (OTLP protobuf or OTLP/JSON, optionally gzip) and runs it
@@ -31,12 +44,45 @@ pub enum CliError {
     Read { path: String, source: std::io::Error },
     #[error(transparent)]
     Decode(#[from] tandemu_schemas::otlp::DecodeError),
-    #[error("cannot write output: {0}")]
-    Output(#[from] std::io::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Token(cmd) => token::run(cmd),
+        Command::Serve(args) => runtime()?.block_on(serve::run(args)),
+        Command::Ingest(args) => runtime()?.block_on(ingest_cmd::run(args)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
     }
 }

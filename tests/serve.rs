@@ -1,0 +1,67 @@
+//! `tandemu serve` as a user runs it: start, get a token, export a capture, stop with SIGTERM,
+//! and find the events in the data directory's log after the restart-safe shutdown.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tandemu_ingest::log::{EmbeddedLog, EmbeddedLogConfig};
+use tandemu_schemas::fixtures;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn serve_accepts_claude_code_exports_and_stops_cleanly() {
+    let bin = env!("CARGO_BIN_EXE_tandemu");
+    let data = tempfile::tempdir().unwrap();
+    let (grpc, http) = (free_port(), free_port());
+    let mut child = Command::new(bin)
+        .args(["serve", "--data-dir", data.path().to_str().unwrap()])
+        .args(["--grpc-listen", &format!("127.0.0.1:{grpc}"), "--http-listen", &format!("127.0.0.1:{http}")])
+        .env_remove("JWT_SECRET")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{http}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/readyz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "serve did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let org = uuid::Uuid::new_v4().to_string();
+    let user = uuid::Uuid::new_v4().to_string();
+    let out = Command::new(bin)
+        .args(["token", "issue", "--org", &org, "--user", &user, "--data-dir", data.path().to_str().unwrap()])
+        .env_remove("JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let c = &fixtures::load("http_json")[0];
+    let r = client
+        .post(format!("{base}/v1/logs"))
+        .header("Content-Type", "application/json")
+        .header("Authorization", format!("Bearer {token}"))
+        .body(c.raw.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // SIGTERM: graceful stop.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("OTLP/HTTP") && stderr.contains("stopped"), "{stderr}");
+
+    let log = EmbeddedLog::open(EmbeddedLogConfig::new(data.path().join("log"))).unwrap();
+    let expected = c.map(&tandemu_schemas::Stamp { tenant: org.parse().unwrap(), user: user.parse().unwrap() }).unwrap().events.len();
+    assert_eq!(log.end_offset() as usize, expected);
+}
