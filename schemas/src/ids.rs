@@ -111,7 +111,10 @@ pub(crate) struct EventIdBuilder(blake3::Hasher);
 
 impl EventIdBuilder {
     pub(crate) fn new(tenant: TenantId, signal: &str) -> Self {
-        let mut h = blake3::Hasher::new_derive_key("tandemu event id v1");
+        // Deriving the key is a hash of its own: do it once per process, not once per event.
+        static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+        let key = KEY.get_or_init(|| blake3::derive_key("tandemu event id v1", &[]));
+        let mut h = blake3::Hasher::new_keyed(key);
         h.update(tenant.0.as_bytes());
         let mut b = Self(h);
         b.part(signal.as_bytes());
