@@ -1,7 +1,10 @@
 //! The ClickHouse DDL shipped in `clickhouse/`: the production files are the tested files.
 
 /// The ordered migrations of `clickhouse/`, embedded at build time: (version, name, SQL).
-pub const MIGRATIONS: &[(u32, &str, &str)] = &[(1, "migrations_table", include_str!("../../clickhouse/0001_migrations_table.sql"))];
+pub const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (1, "migrations_table", include_str!("../../clickhouse/0001_migrations_table.sql")),
+    (2, "projection_facts", include_str!("../../clickhouse/0002_projection_facts.sql")),
+];
 
 /// Splits a migration file into statements (the HTTP interface takes one per request).
 /// Statements end with `;` at the end of a line; `--` comment lines are dropped.
