@@ -1,10 +1,13 @@
 //! `tandemu serve` as a user runs it: start, get a token, export a capture, stop with SIGTERM,
-//! and find the events in the data directory's log after the restart-safe shutdown.
+//! and find the events in the data directory's log, and the projections the processor wrote
+//! from them, after the graceful shutdown.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tandemu_ingest::log::{EmbeddedLog, EmbeddedLogConfig};
+use tandemu_processor::store::ProjectionStore;
+use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_schemas::fixtures;
 
 fn free_port() -> u16 {
@@ -42,16 +45,19 @@ async fn serve_accepts_claude_code_exports_and_stops_cleanly() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
-    let c = &fixtures::load("http_json")[0];
-    let r = client
-        .post(format!("{base}/v1/logs"))
-        .header("Content-Type", "application/json")
-        .header("Authorization", format!("Bearer {token}"))
-        .body(c.raw.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    // The whole http_json session, as Claude Code sent it.
+    let captures = fixtures::load("http_json");
+    for c in &captures {
+        let r = client
+            .post(format!("{base}{}", c.path))
+            .header("Content-Type", "application/json")
+            .header("Authorization", format!("Bearer {token}"))
+            .body(c.raw.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", c.file);
+    }
 
     // SIGTERM: graceful stop.
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
@@ -61,7 +67,17 @@ async fn serve_accepts_claude_code_exports_and_stops_cleanly() {
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("OTLP/HTTP") && stderr.contains("stopped"), "{stderr}");
 
+    let stamp = tandemu_schemas::Stamp { tenant: org.parse().unwrap(), user: user.parse().unwrap() };
     let log = EmbeddedLog::open(EmbeddedLogConfig::new(data.path().join("log"))).unwrap();
-    let expected = c.map(&tandemu_schemas::Stamp { tenant: org.parse().unwrap(), user: user.parse().unwrap() }).unwrap().events.len();
+    let expected: usize = captures.iter().map(|c| c.map(&stamp).unwrap().events.len()).sum();
     assert_eq!(log.end_offset() as usize, expected);
+
+    // The processor ran beside ingest and wrote everything acknowledged before the stop.
+    let store = EmbeddedStore::open(&data.path().join("store/projections.redb")).unwrap();
+    let sessions = store.sessions(stamp.tenant).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    let s = &sessions[0];
+    assert_eq!((s.prompts, s.api_requests, s.tool_calls, s.tool_failures), (1, 6, 5, 2));
+    assert_eq!((s.lines_added, s.lines_removed, s.commits, s.duration_ms), (14, 2, 1, 1304));
+    assert_eq!(store.friction(stamp.tenant).await.unwrap().len(), 2);
 }

@@ -3,8 +3,12 @@
 mod ingest_args;
 mod ingest_cmd;
 mod inspect;
+mod migrate;
+mod process;
+mod replay;
 mod secret;
 mod serve;
+mod store_args;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -21,10 +25,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the single-node pipeline: OTLP receivers (:4317 gRPC, :4318 HTTP) into the embedded
-    /// event log in --data-dir. No Kafka, ClickHouse or PostgreSQL needed.
+    /// event log in --data-dir, and the processor writing the projections beside it. No Kafka,
+    /// ClickHouse or PostgreSQL needed.
     Serve(serve::ServeArgs),
     /// Run the ingest role of a distributed deployment: OTLP receivers into a Kafka topic.
     Ingest(ingest_cmd::IngestCmdArgs),
+    /// Run the processor role of a distributed deployment: the Kafka topic into ClickHouse, as a
+    /// member of a consumer group (start several to share the partitions).
+    Process(process::ProcessArgs),
+    /// Apply the ClickHouse migrations (`clickhouse/`) not applied yet. Idempotent.
+    Migrate(migrate::MigrateArgs),
+    /// Rebuild the single node's projections from its event log (stop `serve` first).
+    Replay(replay::ReplayArgs),
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -54,6 +66,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(cmd) => token::run(cmd),
         Command::Serve(args) => runtime()?.block_on(serve::run(args)),
         Command::Ingest(args) => runtime()?.block_on(ingest_cmd::run(args)),
+        Command::Process(args) => runtime()?.block_on(process::run(args)),
+        Command::Migrate(args) => runtime()?.block_on(migrate::run(args)),
+        Command::Replay(args) => runtime()?.block_on(replay::run(args)),
     }
 }
 

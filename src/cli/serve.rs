@@ -1,14 +1,23 @@
 //! `tandemu serve`: the single-node pipeline in one process, on the embedded defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
 use tandemu_ingest::log::{EmbeddedLog, EmbeddedLogConfig};
 use tandemu_ingest::{Pipeline, server};
+use tandemu_processor::runner;
+use tandemu_processor::store::embedded::EmbeddedStore;
+use tokio::sync::watch;
 
 use super::CliError;
 use super::ingest_args::IngestArgs;
+use super::store_args::RunnerArgs;
+
+/// The embedded projection store of a data directory.
+pub fn store_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("store").join("projections.redb")
+}
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -20,6 +29,8 @@ pub struct ServeArgs {
     pub jwt_secret: Option<String>,
     #[command(flatten)]
     pub ingest: IngestArgs,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -27,8 +38,24 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let log_dir = args.data_dir.join("log");
     let log = EmbeddedLog::open(EmbeddedLogConfig::new(&log_dir)).map_err(|e| CliError::Usage(format!("event log in {}: {e}", log_dir.display())))?;
     let records = log.end_offset();
-    let pipeline = Arc::new(Pipeline::new(Arc::new(log), args.ingest.verifier(&secret)?, args.ingest.config()));
+    let store_file = store_path(&args.data_dir);
+    let store = EmbeddedStore::open(&store_file).map_err(|e| CliError::Usage(format!("projection store {}: {e}", store_file.display())))?;
+    let pipeline = Arc::new(Pipeline::new(Arc::new(log.clone()), args.ingest.verifier(&secret)?, args.ingest.config()));
     let running = server::start(pipeline).await?;
+
+    // The processor follows the log from the group's committed offset; it stops after ingest
+    // has answered its last request and has written everything acknowledged by then.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let cfg = args.runner.config();
+    let processor = tokio::spawn(async move {
+        let r = runner::run_embedded(&log, &store, &cfg, stop_rx, false).await;
+        if r.is_ok() {
+            // Catch up with what ingest accepted before it stopped.
+            let (_tx, rx) = watch::channel(false);
+            return runner::run_embedded(&log, &store, &cfg, rx, true).await;
+        }
+        r
+    });
 
     eprintln!("tandemu {} — single node (embedded event log)", env!("CARGO_PKG_VERSION"));
     eprintln!("  OTLP/gRPC   http://{}", running.grpc_addr);
@@ -40,6 +67,13 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     super::shutdown_signal().await;
     eprintln!("stopping: finishing requests in flight…");
     running.shutdown().await;
+    let _ = stop_tx.send(true);
+    eprintln!("stopping: processing what was accepted…");
+    match processor.await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => eprintln!("processor: {e}"),
+        Err(e) => eprintln!("processor task: {e}"),
+    }
     eprintln!("stopped");
     Ok(())
 }

@@ -100,6 +100,18 @@ impl ClickHouseStore {
         Ok(now)
     }
 
+    /// The shipped migrations this database has not recorded yet.
+    pub async fn pending_migrations(&self) -> Result<Vec<u32>, StoreError> {
+        let exists: u64 =
+            self.client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'tandemu_migrations'").fetch_one().await.map_err(classify)?;
+        let applied: Vec<u32> = if exists == 0 {
+            Vec::new()
+        } else {
+            self.client.query("SELECT DISTINCT version FROM tandemu_migrations FINAL").fetch_all().await.map_err(classify)?
+        };
+        Ok(clickhouse_ddl::MIGRATIONS.iter().map(|m| m.0).filter(|v| !applied.contains(v)).collect())
+    }
+
     async fn insert<T>(&self, table: &str, token: &str, rows: &[T]) -> Result<(), StoreError>
     where
         T: clickhouse::RowOwned + clickhouse::RowWrite,

@@ -1,0 +1,54 @@
+//! Flags shared by the commands that talk to ClickHouse or run the processor loop.
+
+use std::time::Duration;
+
+use clap::Args;
+use tandemu_processor::runner::RunnerConfig;
+use tandemu_processor::store::clickhouse::{ClickHouseStore, DEFAULT_RETENTION_DAYS};
+
+#[derive(Debug, Clone, Args)]
+pub struct ClickHouseArgs {
+    /// ClickHouse HTTP endpoint, e.g. http://clickhouse:8123.
+    #[arg(long, env = "TANDEMU_CLICKHOUSE_URL")]
+    pub clickhouse_url: String,
+    /// The database holding Tandemu's tables (it must exist).
+    #[arg(long, env = "TANDEMU_CLICKHOUSE_DATABASE", default_value = "default")]
+    pub clickhouse_database: String,
+    #[arg(long, env = "TANDEMU_CLICKHOUSE_USER", default_value = "default")]
+    pub clickhouse_user: String,
+    #[arg(long, env = "TANDEMU_CLICKHOUSE_PASSWORD", default_value = "", hide_env_values = true)]
+    pub clickhouse_password: String,
+    /// Days a fact lives before ClickHouse's TTL drops it.
+    #[arg(long, env = "TANDEMU_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u16,
+}
+
+impl ClickHouseArgs {
+    pub fn store(&self) -> ClickHouseStore {
+        let client = clickhouse::Client::default()
+            .with_url(&self.clickhouse_url)
+            .with_database(&self.clickhouse_database)
+            .with_user(&self.clickhouse_user)
+            .with_password(&self.clickhouse_password);
+        ClickHouseStore::new(client).with_retention_days(self.retention_days)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunnerArgs {
+    /// Consumer group: processors of one group share the work (Kafka partitions).
+    #[arg(long, env = "TANDEMU_PROCESSOR_GROUP", default_value = "tandemu-processor")]
+    pub group: String,
+    /// Most records written in one batch.
+    #[arg(long, env = "TANDEMU_PROCESSOR_BATCH", default_value_t = 5_000)]
+    pub batch_max: usize,
+    /// How long a partial batch waits for more records (e.g. 200ms).
+    #[arg(long, env = "TANDEMU_PROCESSOR_LINGER", default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub linger: Duration,
+}
+
+impl RunnerArgs {
+    pub fn config(&self) -> RunnerConfig {
+        RunnerConfig { group: self.group.clone(), batch_max: self.batch_max.max(1), linger: self.linger, ..RunnerConfig::default() }
+    }
+}
