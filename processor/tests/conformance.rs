@@ -243,3 +243,45 @@ async fn a_replayed_log_and_a_poison_record_change_nothing_counted() {
         check_expected("grpc", &first, *stamp.user.as_uuid());
     }
 }
+
+/// A cumulative `lines_of_code` series: 5, then 12 (a delta of 7), then a reset (new start
+/// time) to 3, with a duplicate of the second point, processed across two runs of the loop (a
+/// restart in between, so the series memory must come back from the store). 5 + 7 + 3 = 15.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cumulative_series_become_deltas_across_a_restart() {
+    use tandemu_schemas::{Client as ClientInfo, EventBody, EventId, MetricKind, MetricPoint, SessionId, Temporality};
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = EmbeddedStore::open(&dir.path().join("store.redb")).expect("embedded store");
+    let clickhouse = clickhouse_store().await;
+    let stamp = Stamp { tenant: TenantId(Uuid::new_v4()), user: UserId(Uuid::new_v4()) };
+    let point = |id: u8, start: u64, time: u64, value: f64| Event {
+        id: EventId([id; 16]),
+        tenant: stamp.tenant,
+        user: stamp.user,
+        session: Some(SessionId::new("cumulative-session")),
+        time_unix_nano: time,
+        sequence: None,
+        client: ClientInfo::default(),
+        body: EventBody::Metric(MetricPoint {
+            metric: MetricKind::LinesOfCode as i32,
+            temporality: Temporality::Cumulative as i32,
+            start_time_unix_nano: start,
+            value,
+            r#type: Some("added".into()),
+            ..Default::default()
+        }),
+    };
+    let s = 1_796_325_000_000_000_000u64;
+    let log = EmbeddedLog::open(EmbeddedLogConfig::new(dir.path().join("log"))).expect("log");
+    log.append(&[point(1, s, s + 1_000_000_000, 5.0)]).await.unwrap();
+    for store in [&embedded as &dyn ProjectionStore, &clickhouse] {
+        drain(&log, store, store.kind()).await;
+        assert_eq!(store.sessions(stamp.tenant).await.unwrap()[0].lines_added, 5, "{}", store.kind());
+    }
+    let second = point(2, s, s + 2_000_000_000, 12.0);
+    log.append(&[second.clone(), second, point(3, s + 3_000_000_000, s + 4_000_000_000, 3.0)]).await.unwrap();
+    for store in [&embedded as &dyn ProjectionStore, &clickhouse] {
+        drain(&log, store, store.kind()).await;
+        assert_eq!(store.sessions(stamp.tenant).await.unwrap()[0].lines_added, 15, "{}: 5 + 7 + 3", store.kind());
+    }
+}
