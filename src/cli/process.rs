@@ -1,6 +1,10 @@
 //! `tandemu process`: the processor role of a distributed deployment, Kafka into ClickHouse.
 
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
 use clap::Args;
+use tandemu_processor::store::clickhouse::ClickHouseStore;
 use tandemu_processor::runner::{self, KafkaSourceConfig};
 use tokio::sync::watch;
 
@@ -19,6 +23,9 @@ pub struct ProcessArgs {
     pub clickhouse: ClickHouseArgs,
     #[command(flatten)]
     pub runner: RunnerArgs,
+    /// Address of /healthz, /readyz (ClickHouse answers) and Prometheus /metrics.
+    #[arg(long, env = "TANDEMU_PROCESSOR_LISTEN", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
 }
 
 pub async fn run(args: ProcessArgs) -> Result<(), CliError> {
@@ -41,6 +48,16 @@ pub async fn run(args: ProcessArgs) -> Result<(), CliError> {
         args.clickhouse.clickhouse_url,
         args.clickhouse.clickhouse_database
     );
+    let ops = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen for /metrics on {}: {e}", args.listen)))?;
+    eprintln!("  health and metrics on http://{}", ops.local_addr()?);
+    let app = ops_router(store.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(ops, app).await {
+            tracing::error!(error = %e, "processor ops server failed");
+        }
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut work = tokio::spawn(async move { runner::run_kafka(&kafka, &store, &cfg, stop_rx).await });
     let result = tokio::select! {
@@ -59,4 +76,24 @@ pub async fn run(args: ProcessArgs) -> Result<(), CliError> {
         Ok(Err(e)) => Err(CliError::Usage(e.to_string())),
         Err(e) => Err(CliError::Usage(format!("processor task: {e}"))),
     }
+}
+
+/// `/healthz` (the process runs), `/readyz` (ClickHouse answers), `/metrics` (Prometheus).
+fn ops_router(store: ClickHouseStore) -> Router {
+    let metrics = tandemu_ingest::server::metrics_handle();
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let store = store.clone();
+                async move {
+                    match store.ping().await {
+                        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+                        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("ClickHouse: {e}\n")),
+                    }
+                }
+            }),
+        )
+        .route("/metrics", get(move || std::future::ready(metrics.as_ref().map(|h| h.render()).unwrap_or_default())))
 }

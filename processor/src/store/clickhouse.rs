@@ -100,6 +100,11 @@ impl ClickHouseStore {
         Ok(now)
     }
 
+    /// Whether ClickHouse answers a query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.client.query("SELECT 1").execute().await.map_err(classify)
+    }
+
     /// The shipped migrations this database has not recorded yet.
     pub async fn pending_migrations(&self) -> Result<Vec<u32>, StoreError> {
         let exists: u64 =
