@@ -3,7 +3,7 @@
 use assert_cmd::Command;
 
 fn fixture(rel: &str) -> String {
-    format!("{}/schemas/tests/fixtures/claude-code/{rel}", env!("CARGO_MANIFEST_DIR"))
+    tandemu_schemas::fixtures::workspace_path(&format!("schemas/tests/fixtures/claude-code/{rel}")).display().to_string()
 }
 
 #[test]

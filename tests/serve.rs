@@ -10,6 +10,16 @@ use tandemu_processor::store::ProjectionStore;
 use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_schemas::fixtures;
 
+/// Kills the server if the test fails half-way, so it cannot outlive the test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -18,14 +28,17 @@ fn free_port() -> u16 {
 async fn serve_accepts_claude_code_exports_and_stops_cleanly() {
     let bin = env!("CARGO_BIN_EXE_tandemu");
     let data = tempfile::tempdir().unwrap();
-    let (grpc, http) = (free_port(), free_port());
-    let mut child = Command::new(bin)
+    let (grpc, http, api) = (free_port(), free_port(), free_port());
+    let child = Command::new(bin)
         .args(["serve", "--data-dir", data.path().to_str().unwrap()])
         .args(["--grpc-listen", &format!("127.0.0.1:{grpc}"), "--http-listen", &format!("127.0.0.1:{http}")])
+        .args(["--api-listen", &format!("127.0.0.1:{api}")])
         .env_remove("JWT_SECRET")
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = KillOnDrop(child);
 
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{http}");
@@ -59,12 +72,26 @@ async fn serve_accepts_claude_code_exports_and_stops_cleanly() {
         assert_eq!(r.status(), 200, "{}", c.file);
     }
 
+    // The processor follows the log; the query API shows the session once it has.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = client.get(format!("http://127.0.0.1:{api}/v1/sessions")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        if v["data"][0]["tool_calls"] == 5 {
+            assert_eq!(v["data"][0]["duration_ms"], 1304);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the query API did not show the session: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // SIGTERM: graceful stop.
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let status = child.wait().unwrap();
+    let _ = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "exit status {status}");
     let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("OTLP/HTTP") && stderr.contains("stopped"), "{stderr}");
 
     let stamp = tandemu_schemas::Stamp { tenant: org.parse().unwrap(), user: user.parse().unwrap() };

@@ -1,6 +1,24 @@
 //! Query API: tenant-scoped aggregates out, and the tenancy directory.
 //!
-//! Every read is scoped to the tenant of the caller's verified token; this crate must never
-//! build a query without one, and never take a tenant from a query parameter or a body.
+//! Every read is scoped to the tenant of the caller's verified token ([`caller::Caller`], the one
+//! gate); this crate must never build a query without one, and never take a tenant from a query
+//! parameter or a body.
+//!
+//! - [`router`]: routes, state, CORS, health and metrics.
+//! - [`caller`]: the bearer token → tenant, user and role.
+//! - [`params`]: time range, filters, grouping, paging, output format.
+//! - [`aggregates`]: the aggregate endpoints.
+//! - [`render`]: one table, three encodings (JSON, CSV, Arrow IPC stream).
+//! - [`error`]: the one error type and its statuses.
+//! - [`directory`]: tenancy data in PostgreSQL under row-level security.
 
+pub mod aggregates;
+pub mod caller;
 pub mod directory;
+pub mod error;
+pub mod params;
+pub mod render;
+pub mod router;
+
+pub use error::ApiError;
+pub use router::{ApiConfig, ApiState, router};

@@ -47,8 +47,26 @@ impl Capture {
     }
 }
 
+/// The fixtures' directory, found at run time rather than compile time: a build reused from
+/// another checkout (CI shares one `CARGO_TARGET_DIR` across clones) must read *this* checkout's
+/// files. Cargo sets `CARGO_MANIFEST_DIR` for the test process to the tested package, which is
+/// inside the workspace that holds `schemas/`.
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude-code")
+    workspace_path("schemas/tests/fixtures/claude-code")
+}
+
+/// `rel` (relative to the workspace root) in the checkout under test.
+pub fn workspace_path(rel: &str) -> PathBuf {
+    if let Ok(manifest) = std::env::var("CARGO_MANIFEST_DIR") {
+        for dir in std::path::Path::new(&manifest).ancestors() {
+            let candidate = dir.join(rel);
+            if candidate.exists() {
+                return candidate;
+            }
+        }
+    }
+    // Run outside cargo (a bench binary started by hand): where this crate was built.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
 /// Every request of one variant, in send order.

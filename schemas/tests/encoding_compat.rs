@@ -13,7 +13,7 @@ use tandemu_schemas::*;
 use uuid::Uuid;
 
 fn golden(version: u8) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/events-v{version}.bin"))
+    tandemu_schemas::fixtures::workspace_path(&format!("schemas/tests/data/events-v{version}.bin"))
 }
 
 /// The events of `events-v1.bin`, as version 1 wrote them.

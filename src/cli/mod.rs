@@ -1,5 +1,6 @@
 //! Command-line interface. Each subcommand lives in its own module; this file only routes.
 
+mod api_args;
 mod ingest_args;
 mod ingest_cmd;
 mod inspect;

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::CliError;
 use super::ingest_args::IngestArgs;
+use super::api_args::ApiArgs;
 use super::store_args::RunnerArgs;
 
 /// The embedded projection store of a data directory.
@@ -31,6 +32,8 @@ pub struct ServeArgs {
     pub ingest: IngestArgs,
     #[command(flatten)]
     pub runner: RunnerArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -40,8 +43,10 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let records = log.end_offset();
     let store_file = store_path(&args.data_dir);
     let store = EmbeddedStore::open(&store_file).map_err(|e| CliError::Usage(format!("projection store {}: {e}", store_file.display())))?;
-    let pipeline = Arc::new(Pipeline::new(Arc::new(log.clone()), args.ingest.verifier(&secret)?, args.ingest.config()));
+    let verifier = args.ingest.verifier(&secret)?;
+    let pipeline = Arc::new(Pipeline::new(Arc::new(log.clone()), verifier.clone(), args.ingest.config()));
     let running = server::start(pipeline).await?;
+    let api = args.api.start(Arc::new(store.clone()), verifier).await?;
 
     // The processor follows the log from the group's committed offset; it stops after ingest
     // has answered its last request and has written everything acknowledged by then.
@@ -60,6 +65,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     eprintln!("tandemu {} — single node (embedded event log)", env!("CARGO_PKG_VERSION"));
     eprintln!("  OTLP/gRPC   http://{}", running.grpc_addr);
     eprintln!("  OTLP/HTTP   http://{}  (also /healthz, /readyz, /metrics)", running.http_addr);
+    eprintln!("  query API   http://{}/v1/…  (bearer token of the organization)", api.addr);
     eprintln!("  data        {} ({records} events in the log)", args.data_dir.display());
     eprintln!("  tokens      tandemu token issue --data-dir {} --org <uuid> --user <uuid>", args.data_dir.display());
     eprintln!("Ctrl-C stops after the requests in flight are answered.");
@@ -67,6 +73,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     super::shutdown_signal().await;
     eprintln!("stopping: finishing requests in flight…");
     running.shutdown().await;
+    api.shutdown().await;
     let _ = stop_tx.send(true);
     eprintln!("stopping: processing what was accepted…");
     match processor.await {

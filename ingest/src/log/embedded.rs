@@ -224,12 +224,15 @@ impl Writer {
             let mut next = self.end.load(Ordering::Acquire);
             match result {
                 Ok(()) => {
+                    // Publish the new end before acknowledging, so whoever hears "appended"
+                    // can read it back at once.
+                    let total: u64 = batch.iter().map(|r| r.count).sum();
+                    self.end.store(next + total, Ordering::Release);
                     for req in batch {
                         let first = next;
                         next += req.count;
                         let _ = req.done.send(Ok(first));
                     }
-                    self.end.store(next, Ordering::Release);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "event log write failed");

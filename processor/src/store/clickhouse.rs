@@ -620,6 +620,21 @@ impl ProjectionStore for ClickHouseStore {
         })
     }
 
+    fn tool_calls(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<ToolCallFact>, StoreError>> {
+        Box::pin(async move {
+            let rows: Vec<ToolCallFactRow> = self
+                .client
+                .query("SELECT ?fields FROM tool_call_facts FINAL WHERE tenant = toUUID(?)")
+                .bind(tenant.to_string())
+                .fetch_all()
+                .await
+                .map_err(classify)?;
+            let mut calls: Vec<ToolCallFact> = rows.into_iter().map(tool_call_fact).collect();
+            calls.sort_by(|a, b| (a.time_ms, a.event_id).cmp(&(b.time_ms, b.event_id)));
+            Ok(calls)
+        })
+    }
+
     fn tool_usage(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<ToolUsageRow>, StoreError>> {
         Box::pin(async move {
             let rows: Vec<ToolUsageAgg> = self.client.query(TOOL_USAGE_SQL).bind(tenant.to_string()).fetch_all().await.map_err(classify)?;

@@ -177,6 +177,15 @@ impl ProjectionStore for EmbeddedStore {
         Box::pin(self.blocking(move |s| Ok(aggregate::loops(&s.scan::<ToolCallFact>(TOOL_CALLS, t)?))))
     }
 
+    fn tool_calls(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<ToolCallFact>, StoreError>> {
+        let t = *tenant.as_uuid();
+        Box::pin(self.blocking(move |s| {
+            let mut calls = s.scan::<ToolCallFact>(TOOL_CALLS, t)?;
+            calls.sort_by(|a, b| (a.time_ms, a.event_id).cmp(&(b.time_ms, b.event_id)));
+            Ok(calls)
+        }))
+    }
+
     fn tool_usage(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<ToolUsageRow>, StoreError>> {
         let t = *tenant.as_uuid();
         Box::pin(self.blocking(move |s| Ok(aggregate::tool_usage(&s.scan::<ToolCallFact>(TOOL_CALLS, t)?))))

@@ -13,7 +13,7 @@ use tandemu_ingest::log::BoxFuture;
 use tandemu_schemas::TenantId;
 
 use crate::aggregate::{DailyUsageRow, FrictionLoop, SessionRow, TaskRow, ToolUsageRow};
-use crate::facts::{Facts, FrictionFact, SeriesState};
+use crate::facts::{Facts, FrictionFact, SeriesState, ToolCallFact};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,6 +71,8 @@ pub trait ProjectionStore: Send + Sync + 'static {
     /// Friction events, each counted once, oldest first.
     fn friction(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<FrictionFact>, StoreError>>;
     fn loops(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<FrictionLoop>, StoreError>>;
+    /// Every tool call (for duration percentiles), oldest first.
+    fn tool_calls(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<ToolCallFact>, StoreError>>;
     fn tool_usage(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<ToolUsageRow>, StoreError>>;
     /// Lines, commits, cost and tokens per day, user and model.
     fn daily_usage(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<DailyUsageRow>, StoreError>>;
