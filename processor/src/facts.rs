@@ -124,6 +124,9 @@ impl Facts {
 /// Per-series memory of cumulative metrics: the last point seen of each series, so a cumulative
 /// point becomes the delta since the previous one (a new start time is a reset: the value is
 /// the delta), and a point at or before the last one is recognised as already counted.
+/// How long a cumulative series is remembered after its last point.
+pub const SERIES_MAX_AGE_NANOS: u64 = 7 * 24 * 3600 * 1_000_000_000;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SeriesState {
     last: HashMap<String, (u64, u64, f64)>,
@@ -151,6 +154,20 @@ impl SeriesState {
                 Some(p.value)
             }
         }
+    }
+
+    /// Forgets series whose last point is more than `max_age_nanos` older than `now_nanos`:
+    /// Claude Code's series live as long as a session, so without this the memory (and the state
+    /// written with every batch) would grow forever. A forgotten series that comes back starts
+    /// over: its next point counts in full, as after a reset.
+    pub fn prune(&mut self, now_nanos: u64, max_age_nanos: u64) {
+        let horizon = now_nanos.saturating_sub(max_age_nanos);
+        self.last.retain(|_, (_, time, _)| *time >= horizon);
+    }
+
+    /// The newest point time seen, if any.
+    pub fn newest(&self) -> Option<u64> {
+        self.last.values().map(|v| v.1).max()
     }
 
     pub fn len(&self) -> usize {
@@ -333,4 +350,60 @@ pub fn facts_of(events: &[Event], series: &mut SeriesState) -> Facts {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(time: u64, start: u64, value: f64, temporality: Temporality) -> (Event, MetricPoint) {
+        let p = MetricPoint {
+            metric: MetricKind::CommitCount as i32,
+            temporality: temporality as i32,
+            start_time_unix_nano: start,
+            value,
+            ..Default::default()
+        };
+        let ev = Event {
+            id: EventId([time as u8; 16]),
+            tenant: TenantId(Uuid::nil()),
+            user: UserId(Uuid::nil()),
+            session: Some(SessionId::new("s")),
+            time_unix_nano: time,
+            sequence: None,
+            client: Client::default(),
+            body: EventBody::Metric(p.clone()),
+        };
+        (ev, p)
+    }
+
+    #[test]
+    fn cumulative_points_become_deltas_and_resets_and_repeats_are_handled() {
+        let mut s = SeriesState::default();
+        let mut d = |t, start, v| {
+            let (ev, p) = point(t, start, v, Temporality::Cumulative);
+            s.delta(&ev, &p)
+        };
+        assert_eq!(d(10, 1, 2.0), Some(2.0));
+        assert_eq!(d(20, 1, 5.0), Some(3.0));
+        assert_eq!(d(20, 1, 5.0), None, "the same point again");
+        assert_eq!(d(15, 1, 4.0), None, "an older point");
+        assert_eq!(d(30, 25, 1.0), Some(1.0), "a new start time is a reset");
+        assert_eq!(d(40, 25, 0.5), Some(0.5), "a value that went down is a reset too");
+        assert_eq!(d(5, 1, 9.0), None, "a point of the series before the reset");
+    }
+
+    #[test]
+    fn delta_points_pass_through_and_old_series_are_forgotten() {
+        let mut s = SeriesState::default();
+        let (ev, p) = point(10, 1, 2.0, Temporality::Delta);
+        assert_eq!(s.delta(&ev, &p), Some(2.0));
+        assert!(s.is_empty(), "delta series need no memory");
+        let (ev, p) = point(100, 1, 2.0, Temporality::Cumulative);
+        s.delta(&ev, &p);
+        s.prune(150, 100);
+        assert_eq!(s.len(), 1);
+        s.prune(300, 100);
+        assert!(s.is_empty());
+    }
 }

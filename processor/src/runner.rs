@@ -20,7 +20,7 @@ use tandemu_ingest::log::EmbeddedLog;
 use tandemu_schemas::{Event, encoding};
 use tokio::sync::watch;
 
-use crate::facts::{SeriesState, facts_of};
+use crate::facts::{SERIES_MAX_AGE_NANOS, SeriesState, facts_of};
 use crate::store::{Batch, DeadLetter, ProjectionStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,9 @@ pub async fn process_records<S: ProjectionStore + ?Sized>(
     }
     let mut next_series = series.clone();
     let facts = facts_of(&events, &mut next_series);
+    if let Some(newest) = next_series.newest() {
+        next_series.prune(newest, SERIES_MAX_AGE_NANOS);
+    }
     // Offsets alone do not name a batch (a new embedded log starts at 0 again, a topic can be
     // re-created): the digest of the records makes the key unique to this content, so the store
     // skips a re-insert only when it really is the same batch.
@@ -122,15 +125,31 @@ fn position(partition: i32, offset: u64) -> u64 {
     ((partition as u64 & 0xffff) << 48) | (offset & ((1 << 48) - 1))
 }
 
-async fn write_with_retry<'b, S: ProjectionStore + ?Sized>(store: &S, cfg: &RunnerConfig, batch: impl Fn() -> Batch<'b>) -> Result<(), StoreError> {
-    let policy = ExponentialBackoff {
+fn backoff_policy(cfg: &RunnerConfig) -> ExponentialBackoff {
+    ExponentialBackoff {
         initial_interval: Duration::from_millis(100),
         max_interval: Duration::from_secs(10),
         max_elapsed_time: cfg.max_retry,
         ..Default::default()
-    };
+    }
+}
+
+/// The series state of `partition`, retried like a write: a processor that starts while the
+/// store is down waits for it instead of exiting.
+async fn series_with_retry<S: ProjectionStore + ?Sized>(store: &S, cfg: &RunnerConfig, partition: i32) -> Result<SeriesState, StoreError> {
     backoff::future::retry_notify(
-        policy,
+        backoff_policy(cfg),
+        || async {
+            store.series_state(partition).await.map_err(|e| if e.is_retryable() { backoff::Error::transient(e) } else { backoff::Error::permanent(e) })
+        },
+        |e: StoreError, wait: Duration| tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "reading the series state failed; retrying"),
+    )
+    .await
+}
+
+async fn write_with_retry<'b, S: ProjectionStore + ?Sized>(store: &S, cfg: &RunnerConfig, batch: impl Fn() -> Batch<'b>) -> Result<(), StoreError> {
+    backoff::future::retry_notify(
+        backoff_policy(cfg),
         || async {
             store.write(batch()).await.map_err(|e| if e.is_retryable() { backoff::Error::transient(e) } else { backoff::Error::permanent(e) })
         },
@@ -151,7 +170,7 @@ pub async fn run_embedded<S: ProjectionStore + ?Sized>(
     mut stop: watch::Receiver<bool>,
     until_caught_up: bool,
 ) -> Result<u64, ProcessError> {
-    let mut series = store.series_state(0).await?;
+    let mut series = series_with_retry(store, cfg, 0).await?;
     let mut next = log.committed(&cfg.group).map_err(|e| ProcessError::Log(e.to_string()))?;
     let mut reader = log.reader(next).map_err(|e| ProcessError::Log(e.to_string()))?;
     let mut processed = 0u64;
@@ -255,7 +274,7 @@ pub async fn run_kafka<S: ProjectionStore + ?Sized>(
             let first_offset = records[0].0;
             let state = match states.remove(&partition) {
                 Some((s, next)) if next == first_offset => s,
-                _ => store.series_state(partition).await?,
+                _ => series_with_retry(store, cfg, partition).await?,
             };
             let mut series = state;
             let outcome = process_records(store, cfg, &format!("kafka/{}", kafka.topic), partition, &records, &mut series).await?;
