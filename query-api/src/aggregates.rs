@@ -17,6 +17,14 @@ use crate::params::{ApiQuery, Params};
 use crate::render::{Kind, Table};
 use crate::router::ApiState;
 
+/// `group_by` values of each endpoint (the first is the default); the router's OpenAPI document
+/// lists the same constants.
+pub const SESSIONS_SUMMARY_GROUPS: &[&str] = &["day", "user", "team"];
+pub const FRICTION_GROUPS: &[&str] = &["file", "tool", "kind", "user"];
+pub const COMPLETION_GROUPS: &[&str] = &["day", "user", "team"];
+pub const LINES_GROUPS: &[&str] = &["day", "user", "model", "team"];
+pub const COST_GROUPS: &[&str] = &["model", "user", "day", "team"];
+
 type Answer = Result<Response, ApiError>;
 
 fn params(q: ApiQuery, headers: &HeaderMap) -> Result<Params, ApiError> {
@@ -152,7 +160,7 @@ struct SessionSums {
 /// `GET /v1/sessions/summary?group_by=day|user`: sessions and their totals per group.
 pub async fn sessions_summary(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
     let p = params(q, &headers)?;
-    let group = p.group_by(&["day", "user", "team"])?;
+    let group = p.group_by(SESSIONS_SUMMARY_GROUPS)?;
     no_teams(group)?;
     let mut by: BTreeMap<String, SessionSums> = BTreeMap::new();
     for s in st.store.sessions(caller.tenant).await? {
@@ -227,7 +235,7 @@ fn no_teams(group: &str) -> Result<(), ApiError> {
 /// `GET /v1/friction?group_by=file|tool|kind|user`: friction hotspots.
 pub async fn friction(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
     let p = params(q, &headers)?;
-    let group = p.group_by(&["file", "tool", "kind", "user"])?;
+    let group = p.group_by(FRICTION_GROUPS)?;
     let mut by: BTreeMap<String, (u64, BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for f in st.store.friction(caller.tenant).await? {
         if !p.in_range(f.time_ms) || p.user.is_some_and(|u| u != f.user) {
@@ -283,7 +291,7 @@ pub async fn friction_events(State(st): State<ApiState>, caller: Caller, headers
 /// `GET /v1/completion?group_by=day|user`: tasks, cycle time p50 and p90, commits, lines.
 pub async fn completion(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
     let p = params(q, &headers)?;
-    let group = p.group_by(&["day", "user", "team"])?;
+    let group = p.group_by(COMPLETION_GROUPS)?;
     no_teams(group)?;
     #[derive(Default)]
     struct G {
@@ -380,7 +388,7 @@ pub async fn tools(State(st): State<ApiState>, caller: Caller, headers: HeaderMa
 /// metric), and commits.
 pub async fn lines(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
     let p = params(q, &headers)?;
-    let group = p.group_by(&["day", "user", "model", "team"])?;
+    let group = p.group_by(LINES_GROUPS)?;
     no_teams(group)?;
     let mut by: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     for d in daily(&st, &caller, &p).await? {
@@ -401,7 +409,7 @@ pub async fn lines(State(st): State<ApiState>, caller: Caller, headers: HeaderMa
 /// `GET /v1/cost?group_by=model|user|day`: cost in USD and tokens by type.
 pub async fn cost(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
     let p = params(q, &headers)?;
-    let group = p.group_by(&["model", "user", "day", "team"])?;
+    let group = p.group_by(COST_GROUPS)?;
     no_teams(group)?;
     #[derive(Default)]
     struct G {

@@ -8,7 +8,9 @@
 //! - [`caller`]: the bearer token → tenant, user and role.
 //! - [`params`]: time range, filters, grouping, paging, output format.
 //! - [`aggregates`]: the aggregate endpoints.
+//! - [`openapi`]: `/openapi.json`, from the router's own endpoint table.
 //! - [`render`]: one table, three encodings (JSON, CSV, Arrow IPC stream).
+//! - [`roles`]: the product's role table; the one place that decides who may manage what.
 //! - [`error`]: the one error type and its statuses.
 //! - [`directory`]: tenancy data in PostgreSQL under row-level security.
 
@@ -16,8 +18,10 @@ pub mod aggregates;
 pub mod caller;
 pub mod directory;
 pub mod error;
+pub mod openapi;
 pub mod params;
 pub mod render;
+pub mod roles;
 pub mod router;
 
 pub use error::ApiError;

@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use tandemu_ingest::auth::Verifier;
 use tandemu_processor::store::ProjectionStore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::aggregates;
+use crate::aggregates::{self, COMPLETION_GROUPS, COST_GROUPS, FRICTION_GROUPS, LINES_GROUPS, SESSIONS_SUMMARY_GROUPS};
 use crate::error::ApiError;
+use crate::openapi::{self, Endpoint};
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -32,21 +33,33 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::PUT, Method::POST, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT]);
-    Router::new()
-        .route("/v1/sessions", get(aggregates::sessions))
-        .route("/v1/sessions/summary", get(aggregates::sessions_summary))
-        .route("/v1/friction", get(aggregates::friction))
-        .route("/v1/friction/events", get(aggregates::friction_events))
-        .route("/v1/completion", get(aggregates::completion))
-        .route("/v1/tools", get(aggregates::tools))
-        .route("/v1/lines", get(aggregates::lines))
-        .route("/v1/cost", get(aggregates::cost))
+    let mut app = Router::new();
+    for (endpoint, handler) in aggregate_routes() {
+        app = app.route(endpoint.path, handler);
+    }
+    let doc = Arc::new(openapi::document(&aggregate_routes().into_iter().map(|(e, _)| e).collect::<Vec<_>>()));
+    app.route("/openapi.json", get(move || std::future::ready(axum::Json((*doc).clone()))))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(move || std::future::ready(metrics.as_ref().map(|h| h.render()).unwrap_or_default())))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /openapi.json".into()) })
         .layer(cors)
         .with_state(state)
+}
+
+/// The aggregate endpoints: the router mounts them and `/openapi.json` describes them.
+fn aggregate_routes() -> Vec<(Endpoint, MethodRouter<ApiState>)> {
+    let e = |path, summary, group_by, list| Endpoint { path, summary, group_by, list };
+    vec![
+        (e("/v1/sessions", "Sessions: duration, active time, prompts, API calls, tokens, cost, lines, tools, commits", &[], true), get(aggregates::sessions)),
+        (e("/v1/sessions/summary", "Session totals per day or user", SESSIONS_SUMMARY_GROUPS, false), get(aggregates::sessions_summary)),
+        (e("/v1/friction", "Friction hotspots by file, tool, kind or user", FRICTION_GROUPS, false), get(aggregates::friction)),
+        (e("/v1/friction/events", "Friction events: tool failures, rejections, API errors, exhausted retries", &[], true), get(aggregates::friction_events)),
+        (e("/v1/completion", "Task completion: tasks, cycle time p50/p90, commits, AI and manual lines", COMPLETION_GROUPS, false), get(aggregates::completion)),
+        (e("/v1/tools", "Tool calls, failures, success rate, mean and p95 duration per tool", &[], false), get(aggregates::tools)),
+        (e("/v1/lines", "Lines added and removed, and commits", LINES_GROUPS, false), get(aggregates::lines)),
+        (e("/v1/cost", "Cost in USD and tokens by type", COST_GROUPS, false), get(aggregates::cost)),
+    ]
 }
 
 /// Ready when the projection store answers.
