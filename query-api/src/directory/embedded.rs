@@ -1,0 +1,256 @@
+//! The directory of a single node: a redb file in the data directory. Every key starts with the
+//! tenant, so a tenant's rows are one contiguous range and no read can wander into another's.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tandemu_ingest::log::BoxFuture;
+use tandemu_schemas::TenantId;
+use uuid::Uuid;
+
+use super::{Directory, DirectoryError, Member, Org, Team};
+
+const ORGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("organizations");
+const MEMBERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memberships");
+const TEAMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("teams");
+const REVOKED: TableDefinition<&[u8], u64> = TableDefinition::new("revoked_tokens");
+
+#[derive(Clone)]
+pub struct EmbeddedDirectory {
+    db: Arc<Database>,
+}
+
+fn err(e: impl std::fmt::Display) -> DirectoryError {
+    DirectoryError::Unavailable(e.to_string())
+}
+
+fn key(tenant: TenantId, id: Uuid) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..16].copy_from_slice(tenant.as_uuid().as_bytes());
+    k[16..].copy_from_slice(id.as_bytes());
+    k
+}
+
+fn range(tenant: TenantId) -> ([u8; 32], [u8; 32]) {
+    (key(tenant, Uuid::nil()), key(tenant, Uuid::max()))
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, DirectoryError> {
+    postcard::to_allocvec(v).map_err(|e| DirectoryError::Invalid(e.to_string()))
+}
+
+fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, DirectoryError> {
+    postcard::from_bytes(b).map_err(|e| DirectoryError::Unavailable(format!("stored directory record: {e}")))
+}
+
+impl EmbeddedDirectory {
+    pub fn open(path: &Path) -> Result<Self, DirectoryError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let db = Database::create(path).map_err(err)?;
+        let tx = db.begin_write().map_err(err)?;
+        tx.open_table(ORGS).map_err(err)?;
+        tx.open_table(MEMBERS).map_err(err)?;
+        tx.open_table(TEAMS).map_err(err)?;
+        tx.open_table(REVOKED).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Database) -> Result<T, DirectoryError> + Send + 'static) -> Result<T, DirectoryError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&db)).await.map_err(err)?
+    }
+
+    fn list<T: DeserializeOwned>(db: &Database, table: TableDefinition<&[u8], &[u8]>, tenant: TenantId) -> Result<Vec<T>, DirectoryError> {
+        let tx = db.begin_read().map_err(err)?;
+        let t = tx.open_table(table).map_err(err)?;
+        let (lo, hi) = range(tenant);
+        let mut out = Vec::new();
+        for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
+            out.push(dec(item.map_err(err)?.1.value())?);
+        }
+        Ok(out)
+    }
+}
+
+impl Directory for EmbeddedDirectory {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn create_org<'a>(&'a self, org: &'a Org, owner: &'a Member) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        let (org, owner) = (org.clone(), Member { role: tandemu_ingest::auth::Role::Owner, ..owner.clone() });
+        Box::pin(self.blocking(move |db| {
+            let tenant = TenantId(org.id);
+            let tx = db.begin_write().map_err(err)?;
+            {
+                let mut orgs = tx.open_table(ORGS).map_err(err)?;
+                let k = key(tenant, Uuid::nil());
+                if orgs.get(k.as_slice()).map_err(err)?.is_some() {
+                    return Err(DirectoryError::Conflict(format!("organization {} already exists", org.id)));
+                }
+                orgs.insert(k.as_slice(), enc(&org)?.as_slice()).map_err(err)?;
+                tx.open_table(MEMBERS).map_err(err)?.insert(key(tenant, owner.user).as_slice(), enc(&owner)?.as_slice()).map_err(err)?;
+            }
+            tx.commit().map_err(err)
+        }))
+    }
+
+    fn org(&self, tenant: TenantId) -> BoxFuture<'_, Result<Option<Org>, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_read().map_err(err)?;
+            let t = tx.open_table(ORGS).map_err(err)?;
+            t.get(key(tenant, Uuid::nil()).as_slice()).map_err(err)?.map(|v| dec(v.value())).transpose()
+        }))
+    }
+
+    fn delete_org(&self, tenant: TenantId) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            let (lo, hi) = range(tenant);
+            let existed;
+            {
+                let mut orgs = tx.open_table(ORGS).map_err(err)?;
+                existed = orgs.remove(key(tenant, Uuid::nil()).as_slice()).map_err(err)?.is_some();
+                for table in [MEMBERS, TEAMS] {
+                    let mut t = tx.open_table(table).map_err(err)?;
+                    t.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false).map_err(err)?;
+                }
+                let mut t = tx.open_table(REVOKED).map_err(err)?;
+                t.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false).map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+            Ok(existed)
+        }))
+    }
+
+    fn members(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Member>, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let mut m: Vec<Member> = Self::list(db, MEMBERS, tenant)?;
+            m.sort_by(|a, b| a.email.cmp(&b.email));
+            Ok(m)
+        }))
+    }
+
+    fn member(&self, tenant: TenantId, user: Uuid) -> BoxFuture<'_, Result<Option<Member>, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_read().map_err(err)?;
+            let t = tx.open_table(MEMBERS).map_err(err)?;
+            t.get(key(tenant, user).as_slice()).map_err(err)?.map(|v| dec(v.value())).transpose()
+        }))
+    }
+
+    fn put_member<'a>(&'a self, tenant: TenantId, m: &'a Member) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        let m = m.clone();
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            {
+                if tx.open_table(ORGS).map_err(err)?.get(key(tenant, Uuid::nil()).as_slice()).map_err(err)?.is_none() {
+                    return Err(DirectoryError::Invalid(format!("organization {tenant} does not exist")));
+                }
+                let mut t = tx.open_table(MEMBERS).map_err(err)?;
+                let (lo, hi) = range(tenant);
+                for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
+                    let other: Member = dec(item.map_err(err)?.1.value())?;
+                    if other.email == m.email && other.user != m.user {
+                        return Err(DirectoryError::Conflict(format!("{} is already a member", m.email)));
+                    }
+                }
+                t.insert(key(tenant, m.user).as_slice(), enc(&m)?.as_slice()).map_err(err)?;
+            }
+            tx.commit().map_err(err)
+        }))
+    }
+
+    fn remove_member(&self, tenant: TenantId, user: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            let existed;
+            {
+                existed = tx.open_table(MEMBERS).map_err(err)?.remove(key(tenant, user).as_slice()).map_err(err)?.is_some();
+                let mut teams = tx.open_table(TEAMS).map_err(err)?;
+                let (lo, hi) = range(tenant);
+                let mut changed = Vec::new();
+                for item in teams.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
+                    let mut team: Team = dec(item.map_err(err)?.1.value())?;
+                    if team.members.contains(&user) {
+                        team.members.retain(|u| *u != user);
+                        changed.push(team);
+                    }
+                }
+                for team in changed {
+                    teams.insert(key(tenant, team.id).as_slice(), enc(&team)?.as_slice()).map_err(err)?;
+                }
+            }
+            tx.commit().map_err(err)?;
+            Ok(existed)
+        }))
+    }
+
+    fn teams(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Team>, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let mut t: Vec<Team> = Self::list(db, TEAMS, tenant)?;
+            t.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(t)
+        }))
+    }
+
+    fn put_team<'a>(&'a self, tenant: TenantId, team: &'a Team) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        let mut team = team.clone();
+        team.members.sort();
+        team.members.dedup();
+        Box::pin(self.blocking(move |db| {
+            if team.name.is_empty() || team.name.len() > 200 {
+                return Err(DirectoryError::Invalid("a team name has 1 to 200 characters".into()));
+            }
+            let tx = db.begin_write().map_err(err)?;
+            {
+                let members = tx.open_table(MEMBERS).map_err(err)?;
+                for user in &team.members {
+                    if members.get(key(tenant, *user).as_slice()).map_err(err)?.is_none() {
+                        return Err(DirectoryError::Invalid(format!("user {user} is not a member of this organization")));
+                    }
+                }
+                let mut teams = tx.open_table(TEAMS).map_err(err)?;
+                let (lo, hi) = range(tenant);
+                for item in teams.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
+                    let other: Team = dec(item.map_err(err)?.1.value())?;
+                    if other.name == team.name && other.id != team.id {
+                        return Err(DirectoryError::Conflict(format!("a team named {:?} already exists", team.name)));
+                    }
+                }
+                teams.insert(key(tenant, team.id).as_slice(), enc(&team)?.as_slice()).map_err(err)?;
+            }
+            tx.commit().map_err(err)
+        }))
+    }
+
+    fn delete_team(&self, tenant: TenantId, team: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            let existed = tx.open_table(TEAMS).map_err(err)?.remove(key(tenant, team).as_slice()).map_err(err)?.is_some();
+            tx.commit().map_err(err)?;
+            Ok(existed)
+        }))
+    }
+
+    fn revoke_token(&self, tenant: TenantId, jti: Uuid, expires_unix: u64, _by: Uuid) -> BoxFuture<'_, Result<(), DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            tx.open_table(REVOKED).map_err(err)?.insert(key(tenant, jti).as_slice(), expires_unix).map_err(err)?;
+            tx.commit().map_err(err)
+        }))
+    }
+
+    fn is_revoked(&self, tenant: TenantId, jti: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_read().map_err(err)?;
+            Ok(tx.open_table(REVOKED).map_err(err)?.get(key(tenant, jti).as_slice()).map_err(err)?.is_some())
+        }))
+    }
+}

@@ -1,0 +1,96 @@
+//! The tenancy directory: organizations, members and their roles, teams, revoked tokens.
+//!
+//! One trait, two backends: PostgreSQL (distributed; isolation enforced by row-level security,
+//! see `migrations/`) and the embedded store (single node, a redb file in the data directory).
+//! Every method takes the tenant it works in; there is no cross-tenant call except creating an
+//! organization.
+
+pub mod embedded;
+pub mod postgres;
+
+use serde::{Deserialize, Serialize};
+use tandemu_ingest::auth::Role;
+use tandemu_ingest::log::BoxFuture;
+use tandemu_schemas::TenantId;
+use uuid::Uuid;
+
+pub use postgres::{APP_ROLE, MIGRATOR, PostgresDirectory, begin_for_tenant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("directory unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: Uuid,
+    pub email: String,
+    #[serde(with = "role_serde")]
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: Uuid,
+    pub name: String,
+    /// Sorted user ids.
+    pub members: Vec<Uuid>,
+}
+
+mod role_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use tandemu_ingest::auth::Role;
+
+    pub fn serialize<S: Serializer>(r: &Role, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(crate::roles::role_name(*r))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Role, D::Error> {
+        super::parse_role(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+pub fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "owner" => Ok(Role::Owner),
+        "admin" => Ok(Role::Admin),
+        "member" => Ok(Role::Member),
+        other => Err(format!("unknown role {other:?}: expected owner, admin or member")),
+    }
+}
+
+pub trait Directory: Send + Sync + 'static {
+    fn kind(&self) -> &'static str;
+
+    /// Creates an organization with its first owner. Fails with `Conflict` if it exists.
+    fn create_org<'a>(&'a self, org: &'a Org, owner: &'a Member) -> BoxFuture<'a, Result<(), DirectoryError>>;
+    fn org(&self, tenant: TenantId) -> BoxFuture<'_, Result<Option<Org>, DirectoryError>>;
+    /// Deletes the organization and everything of it.
+    fn delete_org(&self, tenant: TenantId) -> BoxFuture<'_, Result<bool, DirectoryError>>;
+
+    fn members(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Member>, DirectoryError>>;
+    fn member(&self, tenant: TenantId, user: Uuid) -> BoxFuture<'_, Result<Option<Member>, DirectoryError>>;
+    /// Adds a member or changes one's email and role.
+    fn put_member<'a>(&'a self, tenant: TenantId, member: &'a Member) -> BoxFuture<'a, Result<(), DirectoryError>>;
+    /// Removes a member (and from every team). `false` when there was none.
+    fn remove_member(&self, tenant: TenantId, user: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
+
+    fn teams(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Team>, DirectoryError>>;
+    /// Creates a team or replaces its name and members (who must be members of the org).
+    fn put_team<'a>(&'a self, tenant: TenantId, team: &'a Team) -> BoxFuture<'a, Result<(), DirectoryError>>;
+    fn delete_team(&self, tenant: TenantId, team: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
+
+    /// Revokes a token by its `jti` until `expires_unix` (when it would have expired anyway).
+    fn revoke_token(&self, tenant: TenantId, jti: Uuid, expires_unix: u64, by: Uuid) -> BoxFuture<'_, Result<(), DirectoryError>>;
+    fn is_revoked(&self, tenant: TenantId, jti: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
+}

@@ -1,0 +1,230 @@
+//! The directory in PostgreSQL (migrations in `migrations/`).
+//!
+//! Isolation lives in the database (row-level security, see the first migration); this module's
+//! job is to make the right thing the only easy thing: every statement runs in a transaction
+//! opened *for a tenant* ([`begin_for_tenant`]), with `app.current_tenant` set before anything
+//! else, and the service connects as a role that owns nothing and cannot bypass RLS.
+
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use tandemu_ingest::log::BoxFuture;
+use tandemu_schemas::TenantId;
+use uuid::Uuid;
+
+use super::{Directory, DirectoryError, Member, Org, Team, parse_role};
+use crate::roles::role_name;
+
+/// The PostgreSQL migrations, embedded at build time from `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The role that owns nothing and that the service's login role must be a member of.
+pub const APP_ROLE: &str = "tandemu_app";
+
+/// Begins a transaction scoped to `tenant`. The setting is transaction-local, so it cannot leak
+/// to the next user of a pooled connection.
+pub async fn begin_for_tenant(pool: &PgPool, tenant: TenantId) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.current_tenant', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
+    Ok(tx)
+}
+
+#[derive(Clone)]
+pub struct PostgresDirectory {
+    pool: PgPool,
+}
+
+impl PostgresDirectory {
+    /// A directory on `pool`, which must log in as a member of [`APP_ROLE`] (not a table owner).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    async fn tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>, DirectoryError> {
+        begin_for_tenant(&self.pool, tenant).await.map_err(err)
+    }
+}
+
+fn err(e: sqlx::Error) -> DirectoryError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => DirectoryError::Conflict(format!("already exists ({})", d.message())),
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => DirectoryError::Invalid(format!("refers to something that does not exist ({})", d.message())),
+        sqlx::Error::Database(d) if d.is_check_violation() => DirectoryError::Invalid(d.message().to_owned()),
+        _ => DirectoryError::Unavailable(e.to_string()),
+    }
+}
+
+fn member_of(row: &sqlx::postgres::PgRow) -> Result<Member, DirectoryError> {
+    let role: String = row.try_get("role").map_err(err)?;
+    Ok(Member {
+        user: row.try_get("user_id").map_err(err)?,
+        email: row.try_get("email").map_err(err)?,
+        role: parse_role(&role).map_err(DirectoryError::Invalid)?,
+    })
+}
+
+impl Directory for PostgresDirectory {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn create_org<'a>(&'a self, org: &'a Org, owner: &'a Member) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(TenantId(org.id)).await?;
+            sqlx::query("INSERT INTO organizations (id, name) VALUES ($1, $2)").bind(org.id).bind(&org.name).execute(&mut *tx).await.map_err(err)?;
+            sqlx::query("INSERT INTO memberships (org_id, user_id, email, role) VALUES ($1, $2, $3, 'owner')")
+                .bind(org.id)
+                .bind(owner.user)
+                .bind(&owner.email)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            tx.commit().await.map_err(err)
+        })
+    }
+
+    fn org(&self, tenant: TenantId) -> BoxFuture<'_, Result<Option<Org>, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let row = sqlx::query("SELECT id, name FROM organizations").fetch_optional(&mut *tx).await.map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            row.map(|r| Ok(Org { id: r.try_get("id").map_err(err)?, name: r.try_get("name").map_err(err)? })).transpose()
+        })
+    }
+
+    fn delete_org(&self, tenant: TenantId) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            // Row-level security already limits this to the tenant's own row; the WHERE says so too.
+            let n = sqlx::query("DELETE FROM organizations WHERE id = $1").bind(tenant.as_uuid()).execute(&mut *tx).await.map_err(err)?.rows_affected();
+            tx.commit().await.map_err(err)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn members(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Member>, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let rows = sqlx::query("SELECT user_id, email, role::text AS role FROM memberships ORDER BY email").fetch_all(&mut *tx).await.map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            rows.iter().map(member_of).collect()
+        })
+    }
+
+    fn member(&self, tenant: TenantId, user: Uuid) -> BoxFuture<'_, Result<Option<Member>, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let row = sqlx::query("SELECT user_id, email, role::text AS role FROM memberships WHERE user_id = $1")
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            row.as_ref().map(member_of).transpose()
+        })
+    }
+
+    fn put_member<'a>(&'a self, tenant: TenantId, m: &'a Member) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            sqlx::query(
+                "INSERT INTO memberships (org_id, user_id, email, role) VALUES ($1, $2, $3, $4::member_role) \
+                 ON CONFLICT (org_id, user_id) DO UPDATE SET email = EXCLUDED.email, role = EXCLUDED.role",
+            )
+            .bind(tenant.as_uuid())
+            .bind(m.user)
+            .bind(&m.email)
+            .bind(role_name(m.role))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            tx.commit().await.map_err(err)
+        })
+    }
+
+    fn remove_member(&self, tenant: TenantId, user: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let n = sqlx::query("DELETE FROM memberships WHERE user_id = $1").bind(user).execute(&mut *tx).await.map_err(err)?.rows_affected();
+            tx.commit().await.map_err(err)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn teams(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Team>, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let rows = sqlx::query(
+                "SELECT t.id, t.name, COALESCE(array_agg(m.user_id ORDER BY m.user_id) FILTER (WHERE m.user_id IS NOT NULL), '{}') AS members \
+                 FROM teams t LEFT JOIN team_members m ON m.org_id = t.org_id AND m.team_id = t.id GROUP BY t.id, t.name ORDER BY t.name",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            rows.iter()
+                .map(|r| Ok(Team { id: r.try_get("id").map_err(err)?, name: r.try_get("name").map_err(err)?, members: r.try_get("members").map_err(err)? }))
+                .collect()
+        })
+    }
+
+    fn put_team<'a>(&'a self, tenant: TenantId, team: &'a Team) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            sqlx::query("INSERT INTO teams (org_id, id, name) VALUES ($1, $2, $3) ON CONFLICT (org_id, id) DO UPDATE SET name = EXCLUDED.name")
+                .bind(tenant.as_uuid())
+                .bind(team.id)
+                .bind(&team.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            sqlx::query("DELETE FROM team_members WHERE team_id = $1").bind(team.id).execute(&mut *tx).await.map_err(err)?;
+            for user in &team.members {
+                sqlx::query("INSERT INTO team_members (org_id, team_id, user_id) VALUES ($1, $2, $3)")
+                    .bind(tenant.as_uuid())
+                    .bind(team.id)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match err(e) {
+                        DirectoryError::Invalid(_) => DirectoryError::Invalid(format!("user {user} is not a member of this organization")),
+                        other => other,
+                    })?;
+            }
+            tx.commit().await.map_err(err)
+        })
+    }
+
+    fn delete_team(&self, tenant: TenantId, team: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let n = sqlx::query("DELETE FROM teams WHERE id = $1").bind(team).execute(&mut *tx).await.map_err(err)?.rows_affected();
+            tx.commit().await.map_err(err)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn revoke_token(&self, tenant: TenantId, jti: Uuid, expires_unix: u64, by: Uuid) -> BoxFuture<'_, Result<(), DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            sqlx::query(
+                "INSERT INTO revoked_tokens (org_id, jti, expires_at, revoked_by) VALUES ($1, $2, to_timestamp($3), $4) ON CONFLICT (org_id, jti) DO NOTHING",
+            )
+            .bind(tenant.as_uuid())
+            .bind(jti)
+            .bind(expires_unix as f64)
+            .bind(by)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            tx.commit().await.map_err(err)
+        })
+    }
+
+    fn is_revoked(&self, tenant: TenantId, jti: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM revoked_tokens WHERE jti = $1").bind(jti).fetch_one(&mut *tx).await.map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            Ok(n > 0)
+        })
+    }
+}
