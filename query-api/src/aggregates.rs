@@ -4,12 +4,13 @@
 //!
 //! Members see exactly what owners and admins see: no endpoint here looks at the role.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use tandemu_processor::aggregate::day_of;
+use uuid::Uuid;
 
 use crate::caller::Caller;
 use crate::error::ApiError;
@@ -27,13 +28,48 @@ pub const COST_GROUPS: &[&str] = &["model", "user", "day", "team"];
 
 type Answer = Result<Response, ApiError>;
 
-fn params(q: ApiQuery, headers: &HeaderMap) -> Result<Params, ApiError> {
-    let p = Params::parse(q.0, headers)?;
-    if p.team.is_some() {
-        // Teams are tenancy data; until the directory holds them there is nothing to filter by.
-        return Err(ApiError::BadRequest("team: no teams are defined for this organization yet".into()));
+/// The validated parameters with the team filter and grouping resolved through the directory.
+struct Scope {
+    p: Params,
+    /// With `team=`: the team's members.
+    team_users: Option<HashSet<Uuid>>,
+    /// For `group_by=team`: each user's team names (a user in two teams counts in both).
+    teams_of: HashMap<Uuid, Vec<String>>,
+}
+
+impl Scope {
+    async fn new(st: &ApiState, caller: &Caller, q: ApiQuery, headers: &HeaderMap) -> Result<Self, ApiError> {
+        let p = Params::parse(q.0, headers)?;
+        let needs_teams = p.team.is_some() || p.group_by.as_deref() == Some("team");
+        let mut scope = Scope { team_users: None, teams_of: HashMap::new(), p };
+        if !needs_teams {
+            return Ok(scope);
+        }
+        let teams = st.directory.teams(caller.tenant).await?;
+        if let Some(wanted) = &scope.p.team {
+            let team = teams
+                .iter()
+                .find(|t| t.id.to_string() == *wanted || t.name == *wanted)
+                .ok_or_else(|| ApiError::BadRequest(format!("team={wanted:?}: no such team in this organization (GET /v1/teams lists them)")))?;
+            scope.team_users = Some(team.members.iter().copied().collect());
+        }
+        for t in &teams {
+            for u in &t.members {
+                scope.teams_of.entry(*u).or_default().push(t.name.clone());
+            }
+        }
+        Ok(scope)
     }
-    Ok(p)
+
+    /// Whether rows of `user` pass the `user` and `team` filters.
+    fn wants(&self, user: Uuid) -> bool {
+        self.p.user.is_none_or(|u| u == user) && self.team_users.as_ref().is_none_or(|t| t.contains(&user))
+    }
+
+    /// The group keys of a row: its teams for `group_by=team`, else the one key given.
+    fn keys(&self, group: &str, user: Uuid, key: impl FnOnce() -> String) -> Vec<String> {
+        if group == "team" { self.teams_of.get(&user).cloned().unwrap_or_default() } else { vec![key()] }
+    }
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -100,18 +136,19 @@ const SESSION_COLUMNS: &[(&str, Kind)] = &[
 
 /// `GET /v1/sessions`: one row per session that started in the range, oldest first, paged.
 pub async fn sessions(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
-    let p = params(q, &headers)?;
+    let sc = Scope::new(&st, &caller, q, &headers).await?;
+    let p = &sc.p;
     let mut rows: Vec<_> = st
         .store
         .sessions(caller.tenant)
         .await?
         .into_iter()
-        .filter(|s| p.in_range(s.start_ms) && p.user.is_none_or(|u| u == s.user))
+        .filter(|s| p.in_range(s.start_ms) && sc.wants(s.user))
         .map(|s| (format!("{:020}\u{0}{}\u{0}{}", s.start_ms.max(0), s.user, s.session), s))
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let mut t = Table::new(SESSION_COLUMNS);
-    page(rows, &p, &mut t, |t, s| {
+    page(rows, p, &mut t, |t, s| {
         t.push(vec![
             s.session.into(),
             s.user.to_string().into(),
@@ -159,15 +196,15 @@ struct SessionSums {
 
 /// `GET /v1/sessions/summary?group_by=day|user`: sessions and their totals per group.
 pub async fn sessions_summary(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
-    let p = params(q, &headers)?;
+    let sc = Scope::new(&st, &caller, q, &headers).await?;
+    let p = &sc.p;
     let group = p.group_by(SESSIONS_SUMMARY_GROUPS)?;
-    no_teams(group)?;
     let mut by: BTreeMap<String, SessionSums> = BTreeMap::new();
     for s in st.store.sessions(caller.tenant).await? {
-        if !p.in_range(s.start_ms) || p.user.is_some_and(|u| u != s.user) {
+        if !p.in_range(s.start_ms) || !sc.wants(s.user) {
             continue;
         }
-        let key = if group == "day" { day_of(s.start_ms) } else { s.user.to_string() };
+        for key in sc.keys(group, s.user, || if group == "day" { day_of(s.start_ms) } else { s.user.to_string() }) {
         let g = by.entry(key).or_default();
         g.sessions += 1;
         g.duration_ms += s.duration_ms;
@@ -183,6 +220,7 @@ pub async fn sessions_summary(State(st): State<ApiState>, caller: Caller, header
         g.tool_calls += s.tool_calls;
         g.tool_failures += s.tool_failures;
         g.commits += s.commits;
+        }
     }
     let mut t = Table::new(&[
         ("key", Kind::Text),
@@ -225,20 +263,15 @@ pub async fn sessions_summary(State(st): State<ApiState>, caller: Caller, header
     t.render(p.format)
 }
 
-fn no_teams(group: &str) -> Result<(), ApiError> {
-    if group == "team" {
-        return Err(ApiError::BadRequest("group_by=team: no teams are defined for this organization yet".into()));
-    }
-    Ok(())
-}
 
 /// `GET /v1/friction?group_by=file|tool|kind|user`: friction hotspots.
 pub async fn friction(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
-    let p = params(q, &headers)?;
+    let sc = Scope::new(&st, &caller, q, &headers).await?;
+    let p = &sc.p;
     let group = p.group_by(FRICTION_GROUPS)?;
     let mut by: BTreeMap<String, (u64, BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for f in st.store.friction(caller.tenant).await? {
-        if !p.in_range(f.time_ms) || p.user.is_some_and(|u| u != f.user) {
+        if !p.in_range(f.time_ms) || !sc.wants(f.user) {
             continue;
         }
         let key = match group {
@@ -264,13 +297,14 @@ pub async fn friction(State(st): State<ApiState>, caller: Caller, headers: Heade
 
 /// `GET /v1/friction/events`: one row per friction event, oldest first, paged.
 pub async fn friction_events(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
-    let p = params(q, &headers)?;
+    let sc = Scope::new(&st, &caller, q, &headers).await?;
+    let p = &sc.p;
     let rows: Vec<_> = st
         .store
         .friction(caller.tenant)
         .await?
         .into_iter()
-        .filter(|f| p.in_range(f.time_ms) && p.user.is_none_or(|u| u == f.user))
+        .filter(|f| p.in_range(f.time_ms) && sc.wants(f.user))
         .map(|f| (format!("{:020}\u{0}{}", f.time_ms.max(0), f.event_id), f))
         .collect();
     let mut t = Table::new(&[
@@ -282,7 +316,7 @@ pub async fn friction_events(State(st): State<ApiState>, caller: Caller, headers
         ("error_type", Kind::Text),
         ("file_path", Kind::Text),
     ]);
-    page(rows, &p, &mut t, |t, f| {
+    page(rows, p, &mut t, |t, f| {
         t.push(vec![f.time_ms.into(), f.user.to_string().into(), f.session.into(), f.kind.into(), f.tool.into(), f.error_type.into(), f.file_path.into()])
     })?;
     t.render(p.format)
@@ -290,9 +324,9 @@ pub async fn friction_events(State(st): State<ApiState>, caller: Caller, headers
 
 /// `GET /v1/completion?group_by=day|user`: tasks, cycle time p50 and p90, commits, lines.
 pub async fn completion(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
-    let p = params(q, &headers)?;
+    let sc = Scope::new(&st, &caller, q, &headers).await?;
+    let p = &sc.p;
     let group = p.group_by(COMPLETION_GROUPS)?;
-    no_teams(group)?;
     #[derive(Default)]
     struct G {
         tasks: u64,
@@ -307,10 +341,10 @@ pub async fn completion(State(st): State<ApiState>, caller: Caller, headers: Hea
     for task in st.store.tasks(caller.tenant).await? {
         // A task belongs to the day it finished, or started while still open.
         let Some(at) = task.finished_ms.or(task.started_ms) else { continue };
-        if !p.in_range(at) || p.user.is_some_and(|u| u != task.user) {
+        if !p.in_range(at) || !sc.wants(task.user) {
             continue;
         }
-        let key = if group == "day" { day_of(at) } else { task.user.to_string() };
+        for key in sc.keys(group, task.user, || if group == "day" { day_of(at) } else { task.user.to_string() }) {
         let g = by.entry(key).or_default();
         g.tasks += 1;
         g.finished += task.finished_ms.is_some() as u64;
@@ -319,6 +353,7 @@ pub async fn completion(State(st): State<ApiState>, caller: Caller, headers: Hea
         g.ai_lines += task.ai_lines;
         g.manual_lines += task.manual_lines;
         g.files_changed += task.files_changed;
+        }
     }
     let mut t = Table::new(&[
         ("key", Kind::Text),
@@ -350,10 +385,11 @@ pub async fn completion(State(st): State<ApiState>, caller: Caller, headers: Hea
 
 /// `GET /v1/tools`: per tool, calls, failures, success rate, mean and p95 duration.
 pub async fn tools(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
-    let p = params(q, &headers)?;
+    let sc = Scope::new(&st, &caller, q, &headers).await?;
+    let p = &sc.p;
     let mut by: BTreeMap<String, (u64, Vec<i64>)> = BTreeMap::new();
     for c in st.store.tool_calls(caller.tenant).await? {
-        if !p.in_range(c.time_ms) || p.user.is_some_and(|u| u != c.user) {
+        if !p.in_range(c.time_ms) || !sc.wants(c.user) {
             continue;
         }
         let g = by.entry(c.tool).or_default();
@@ -387,15 +423,17 @@ pub async fn tools(State(st): State<ApiState>, caller: Caller, headers: HeaderMa
 /// `GET /v1/lines?group_by=day|user|model`: lines added and removed (by AI, from Claude Code's
 /// metric), and commits.
 pub async fn lines(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
-    let p = params(q, &headers)?;
+    let sc = Scope::new(&st, &caller, q, &headers).await?;
+    let p = &sc.p;
     let group = p.group_by(LINES_GROUPS)?;
-    no_teams(group)?;
     let mut by: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
-    for d in daily(&st, &caller, &p).await? {
-        let g = by.entry(key_of(group, &d)).or_default();
-        g.0 += d.lines_added;
-        g.1 += d.lines_removed;
-        g.2 += d.commits;
+    for d in daily(&st, &caller, &sc).await? {
+        for key in sc.keys(group, d.user, || key_of(group, &d)) {
+            let g = by.entry(key).or_default();
+            g.0 += d.lines_added;
+            g.1 += d.lines_removed;
+            g.2 += d.commits;
+        }
     }
     let mut t = Table::new(&[("key", Kind::Text), ("lines_added", Kind::UInt), ("lines_removed", Kind::UInt), ("commits", Kind::UInt)]);
     for (key, (added, removed, commits)) in by {
@@ -408,9 +446,9 @@ pub async fn lines(State(st): State<ApiState>, caller: Caller, headers: HeaderMa
 
 /// `GET /v1/cost?group_by=model|user|day`: cost in USD and tokens by type.
 pub async fn cost(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
-    let p = params(q, &headers)?;
+    let sc = Scope::new(&st, &caller, q, &headers).await?;
+    let p = &sc.p;
     let group = p.group_by(COST_GROUPS)?;
-    no_teams(group)?;
     #[derive(Default)]
     struct G {
         cost: f64,
@@ -420,16 +458,18 @@ pub async fn cost(State(st): State<ApiState>, caller: Caller, headers: HeaderMap
         cache_creation: u64,
     }
     let mut by: BTreeMap<String, G> = BTreeMap::new();
-    for d in daily(&st, &caller, &p).await? {
+    for d in daily(&st, &caller, &sc).await? {
         if d.cost_usd == 0.0 && d.input_tokens + d.output_tokens + d.cache_read_tokens + d.cache_creation_tokens == 0 {
             continue;
         }
-        let g = by.entry(key_of(group, &d)).or_default();
-        g.cost += d.cost_usd;
-        g.input += d.input_tokens;
-        g.output += d.output_tokens;
-        g.cache_read += d.cache_read_tokens;
-        g.cache_creation += d.cache_creation_tokens;
+        for key in sc.keys(group, d.user, || key_of(group, &d)) {
+            let g = by.entry(key).or_default();
+            g.cost += d.cost_usd;
+            g.input += d.input_tokens;
+            g.output += d.output_tokens;
+            g.cache_read += d.cache_read_tokens;
+            g.cache_creation += d.cache_creation_tokens;
+        }
     }
     let mut t = Table::new(&[
         ("key", Kind::Text),
@@ -445,7 +485,8 @@ pub async fn cost(State(st): State<ApiState>, caller: Caller, headers: HeaderMap
     t.render(p.format)
 }
 
-async fn daily(st: &ApiState, caller: &Caller, p: &Params) -> Result<Vec<tandemu_processor::aggregate::DailyUsageRow>, ApiError> {
+async fn daily(st: &ApiState, caller: &Caller, sc: &Scope) -> Result<Vec<tandemu_processor::aggregate::DailyUsageRow>, ApiError> {
+    let p = &sc.p;
     // Daily rows: a day is in range when any of it is.
     let from_day = day_of(p.from_ms);
     let to_day = day_of(p.to_ms.saturating_sub(1).min(253_402_300_799_999));
@@ -454,7 +495,7 @@ async fn daily(st: &ApiState, caller: &Caller, p: &Params) -> Result<Vec<tandemu
         .daily_usage(caller.tenant)
         .await?
         .into_iter()
-        .filter(|d| d.day >= from_day && d.day <= to_day && p.user.is_none_or(|u| u == d.user))
+        .filter(|d| d.day >= from_day && d.day <= to_day && sc.wants(d.user))
         .collect())
 }
 

@@ -20,7 +20,9 @@ pub enum ApiError {
     NotAcceptable(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("the projection store is unavailable: {0}")]
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the store is unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
@@ -35,6 +37,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::directory::DirectoryError> for ApiError {
+    fn from(e: crate::directory::DirectoryError) -> Self {
+        use crate::directory::DirectoryError as D;
+        match e {
+            D::Unavailable(m) => ApiError::Unavailable(format!("directory: {m}")),
+            D::Conflict(m) => ApiError::Conflict(m),
+            D::Invalid(m) => ApiError::BadRequest(m),
+        }
+    }
+}
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
@@ -43,6 +56,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -56,6 +70,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotAcceptable(_) => "not_acceptable",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }

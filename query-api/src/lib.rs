@@ -8,6 +8,7 @@
 //! - [`caller`]: the bearer token → tenant, user and role.
 //! - [`params`]: time range, filters, grouping, paging, output format.
 //! - [`aggregates`]: the aggregate endpoints.
+//! - [`manage`]: organization, members, teams and tokens, gated by [`roles`].
 //! - [`openapi`]: `/openapi.json`, from the router's own endpoint table.
 //! - [`render`]: one table, three encodings (JSON, CSV, Arrow IPC stream).
 //! - [`roles`]: the product's role table; the one place that decides who may manage what.
@@ -18,6 +19,7 @@ pub mod aggregates;
 pub mod caller;
 pub mod directory;
 pub mod error;
+pub mod manage;
 pub mod openapi;
 pub mod params;
 pub mod render;

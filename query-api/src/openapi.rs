@@ -12,6 +12,22 @@ pub struct Endpoint {
     pub list: bool,
 }
 
+/// The management endpoints: (method, path, summary, who may call it). The router mounts the
+/// same list (`router.rs`); the test `openapi_matches_the_routes…` calls every one.
+pub const MANAGEMENT: &[(&str, &str, &str, &str)] = &[
+    ("get", "/v1/org", "The caller's organization and role", "every role"),
+    ("delete", "/v1/org", "Delete the organization and its tenancy data", "owners"),
+    ("get", "/v1/members", "Members and their roles", "every role"),
+    ("put", "/v1/members/{user}", "Add a member or change a role (body: email, role)", "owners and admins; only owners make owners"),
+    ("delete", "/v1/members/{user}", "Remove a member (never the last owner)", "owners and admins"),
+    ("get", "/v1/teams", "Teams and their members", "every role"),
+    ("post", "/v1/teams", "Create a team (body: name, members)", "owners and admins"),
+    ("put", "/v1/teams/{id}", "Rename a team or set its members", "owners and admins"),
+    ("delete", "/v1/teams/{id}", "Delete a team", "owners and admins"),
+    ("post", "/v1/tokens", "Issue a token for a member (body: user, ttl_days)", "owners and admins"),
+    ("delete", "/v1/tokens/{jti}", "Revoke a token by its id", "owners and admins; anyone for their own token"),
+];
+
 fn param(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
 }
@@ -51,6 +67,22 @@ pub fn document(endpoints: &[Endpoint]) -> Value {
                 }
             }}),
         );
+    }
+    for (method, path, summary, who) in MANAGEMENT {
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = json!({
+            "summary": summary,
+            "description": format!("Allowed to: {who}. Others get 403."),
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "done"},
+                "400": {"$ref": "#/components/responses/Error"},
+                "401": {"$ref": "#/components/responses/Error"},
+                "403": {"$ref": "#/components/responses/Error"},
+                "404": {"$ref": "#/components/responses/Error"},
+                "409": {"$ref": "#/components/responses/Error"}
+            }
+        });
     }
     for (path, summary) in [("/healthz", "liveness"), ("/readyz", "the projection store answers"), ("/metrics", "Prometheus metrics"), ("/openapi.json", "this document")] {
         paths.insert(path.to_owned(), json!({"get": {"summary": summary, "responses": {"200": {"description": "ok"}}}}));

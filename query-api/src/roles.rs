@@ -79,7 +79,7 @@ mod tests {
         for (role, row) in TABLE {
             for (p, expected) in Permission::ALL.into_iter().zip(row) {
                 assert_eq!(allows(role, p), expected, "{role:?} / {p:?}");
-                let caller = Caller { tenant: TenantId(Uuid::nil()), user: UserId(Uuid::nil()), role };
+                let caller = Caller { tenant: TenantId(Uuid::nil()), user: UserId(Uuid::nil()), role, jti: Uuid::nil(), exp: 0 };
                 match require(&caller, p) {
                     Ok(()) => assert!(expected),
                     Err(e) => {

@@ -4,19 +4,39 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use tandemu_ingest::auth::Verifier;
 use tandemu_processor::store::ProjectionStore;
+
+use crate::directory::Directory;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::aggregates::{self, COMPLETION_GROUPS, COST_GROUPS, FRICTION_GROUPS, LINES_GROUPS, SESSIONS_SUMMARY_GROUPS};
 use crate::error::ApiError;
+use crate::manage;
 use crate::openapi::{self, Endpoint};
 
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Arc<dyn ProjectionStore>,
+    pub directory: Arc<dyn Directory>,
     pub verifier: Arc<Verifier>,
+    /// The HS256 secret, when this API may issue tokens (`POST /v1/tokens`).
+    pub signing_secret: Option<Arc<Vec<u8>>>,
+    /// Recent membership and revocation answers, so a removed member's token stops working
+    /// within [`crate::caller::RECHECK`] without a directory read per request.
+    pub checks: Arc<crate::caller::CheckCache>,
+}
+
+impl ApiState {
+    pub fn new(store: Arc<dyn ProjectionStore>, directory: Arc<dyn Directory>, verifier: Verifier) -> Self {
+        Self { store, directory, verifier: Arc::new(verifier), signing_secret: None, checks: Default::default() }
+    }
+
+    pub fn with_signing_secret(mut self, secret: Vec<u8>) -> Self {
+        self.signing_secret = Some(Arc::new(secret));
+        self
+    }
 }
 
 /// The API's configuration.
@@ -38,6 +58,14 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         app = app.route(endpoint.path, handler);
     }
     let doc = Arc::new(openapi::document(&aggregate_routes().into_iter().map(|(e, _)| e).collect::<Vec<_>>()));
+    let app = app
+        .route("/v1/org", get(manage::get_org).delete(manage::delete_org))
+        .route("/v1/members", get(manage::list_members))
+        .route("/v1/members/{user}", put(manage::put_member).delete(manage::delete_member))
+        .route("/v1/teams", get(manage::list_teams).post(manage::create_team))
+        .route("/v1/teams/{id}", put(manage::put_team).delete(manage::delete_team))
+        .route("/v1/tokens", post(manage::issue_token))
+        .route("/v1/tokens/{jti}", delete(manage::revoke_token));
     app.route("/openapi.json", get(move || std::future::ready(axum::Json((*doc).clone()))))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

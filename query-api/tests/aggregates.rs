@@ -14,6 +14,7 @@ use tandemu_processor::runner::{self, RunnerConfig};
 use tandemu_processor::store::ProjectionStore;
 use tandemu_processor::store::clickhouse::ClickHouseStore;
 use tandemu_processor::store::embedded::EmbeddedStore;
+use tandemu_query_api::directory::embedded::EmbeddedDirectory;
 use tandemu_query_api::{ApiConfig, ApiState, router};
 use tandemu_schemas::{Stamp, TenantId, UserId, fixtures, testenv};
 use tokio::sync::watch;
@@ -46,7 +47,8 @@ async fn serve(store: Arc<dyn ProjectionStore>, dir: &std::path::Path, a: &Org, 
     let cfg = RunnerConfig { max_retry: Some(Duration::from_secs(20)), ..Default::default() };
     runner::run_embedded(&log, store.as_ref(), &cfg, rx, true).await.unwrap();
 
-    let state = ApiState { store, verifier: Arc::new(Verifier::hs256(SECRET).unwrap()) };
+    let directory = Arc::new(EmbeddedDirectory::open(&dir.join(format!("directory-{}.redb", store.kind()))).unwrap());
+    let state = ApiState::new(store, directory, Verifier::hs256(SECRET).unwrap());
     let app = router(state, &ApiConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -198,7 +200,8 @@ async fn endpoints_on_clickhouse() {
 async fn openapi_matches_the_routes_and_cors_is_restricted() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("store.redb")).unwrap());
-    let state = ApiState { store, verifier: Arc::new(Verifier::hs256(SECRET).unwrap()) };
+    let directory = Arc::new(EmbeddedDirectory::open(&dir.path().join("directory.redb")).unwrap());
+    let state = ApiState::new(store, directory, Verifier::hs256(SECRET).unwrap());
     let app = router(state, &ApiConfig { cors_origins: vec!["https://dash.example".into()] });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -209,10 +212,13 @@ async fn openapi_matches_the_routes_and_cors_is_restricted() {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
     let v1: Vec<&String> = paths.iter().filter(|p| p.starts_with("/v1/")).collect();
-    assert_eq!(v1.len(), 8, "{paths:?}");
+    assert_eq!(v1.len(), 8 + 7, "{paths:?}: 8 aggregate and 7 management paths");
     for p in v1 {
-        let r = http.get(format!("{base}{p}")).send().await.unwrap();
-        assert_eq!(r.status(), 401, "{p} is routed and gated");
+        for (method, _) in doc["paths"][p].as_object().unwrap() {
+            let url = format!("{base}{}", p.replace("{user}", &Uuid::nil().to_string()).replace("{id}", &Uuid::nil().to_string()).replace("{jti}", &Uuid::nil().to_string()));
+            let r = http.request(method.to_uppercase().parse().unwrap(), url).send().await.unwrap();
+            assert_eq!(r.status(), 401, "{method} {p} is routed and gated");
+        }
     }
     let groups = &doc["paths"]["/v1/friction"]["get"]["parameters"];
     assert!(groups.as_array().unwrap().iter().any(|p| p["name"] == "group_by" && p["schema"]["enum"][0] == "file"));

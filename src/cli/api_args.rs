@@ -1,11 +1,7 @@
 //! Flags of the query API, and starting it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-
 use clap::Args;
-use tandemu_ingest::auth::Verifier;
-use tandemu_processor::store::ProjectionStore;
 use tandemu_query_api::{ApiConfig, ApiState};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -36,12 +32,12 @@ impl RunningApi {
 }
 
 impl ApiArgs {
-    pub async fn start(&self, store: Arc<dyn ProjectionStore>, verifier: Verifier) -> Result<RunningApi, CliError> {
+    pub async fn start(&self, state: ApiState) -> Result<RunningApi, CliError> {
         let listener = tokio::net::TcpListener::bind(self.api_listen)
             .await
             .map_err(|e| CliError::Usage(format!("cannot listen for the query API on {}: {e}", self.api_listen)))?;
         let addr = listener.local_addr()?;
-        let app = tandemu_query_api::router(ApiState { store, verifier: Arc::new(verifier) }, &ApiConfig { cors_origins: self.cors_origin.clone() });
+        let app = tandemu_query_api::router(state, &ApiConfig { cors_origins: self.cors_origin.clone() });
         let (stop, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {

@@ -8,12 +8,19 @@ use tandemu_ingest::log::{EmbeddedLog, EmbeddedLogConfig};
 use tandemu_ingest::{Pipeline, server};
 use tandemu_processor::runner;
 use tandemu_processor::store::embedded::EmbeddedStore;
+use tandemu_query_api::ApiState;
+use tandemu_query_api::directory::embedded::EmbeddedDirectory;
 use tokio::sync::watch;
 
 use super::CliError;
 use super::ingest_args::IngestArgs;
 use super::api_args::ApiArgs;
 use super::store_args::RunnerArgs;
+
+/// The embedded tenancy directory of a data directory.
+pub fn directory_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("store").join("directory.redb")
+}
 
 /// The embedded projection store of a data directory.
 pub fn store_path(data_dir: &Path) -> PathBuf {
@@ -46,7 +53,10 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let verifier = args.ingest.verifier(&secret)?;
     let pipeline = Arc::new(Pipeline::new(Arc::new(log.clone()), verifier.clone(), args.ingest.config()));
     let running = server::start(pipeline).await?;
-    let api = args.api.start(Arc::new(store.clone()), verifier).await?;
+    let directory_file = directory_path(&args.data_dir);
+    let directory =
+        EmbeddedDirectory::open(&directory_file).map_err(|e| CliError::Usage(format!("directory {}: {e}", directory_file.display())))?;
+    let api = args.api.start(ApiState::new(Arc::new(store.clone()), Arc::new(directory), verifier).with_signing_secret(secret.clone())).await?;
 
     // The processor follows the log from the group's committed offset; it stops after ingest
     // has answered its last request and has written everything acknowledged by then.

@@ -1,0 +1,190 @@
+//! Management over HTTP, on both directories (embedded, and PostgreSQL as the RLS-bound service
+//! role): every cell of the product's role table that has an endpoint, allowed and refused;
+//! membership re-checked (a removed member's token stops working) and revocation by `jti`; and
+//! no call of one organization reaches another's members or teams.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, ConnectOptions, Executor};
+use tandemu_ingest::auth::{self, Role, Verifier};
+use tandemu_processor::store::embedded::EmbeddedStore;
+use tandemu_query_api::directory::embedded::EmbeddedDirectory;
+use tandemu_query_api::directory::{APP_ROLE, Directory, MIGRATOR, Member, Org, PostgresDirectory};
+use tandemu_query_api::{ApiConfig, ApiState, router};
+use tandemu_schemas::{TenantId, testenv};
+use uuid::Uuid;
+
+const SECRET: &[u8] = b"manage-test-secret-of-32-bytes-or-more!!";
+
+struct Person {
+    member: Member,
+    token: String,
+    jti: Uuid,
+}
+
+fn person(org: Uuid, role: Role) -> Person {
+    let user = Uuid::new_v4();
+    let claims = auth::claims_for(org, user, role, Duration::from_secs(3600));
+    Person { member: Member { user, email: format!("{user}@x.invalid"), role }, token: auth::issue_hs256(SECRET, &claims).unwrap(), jti: claims.jti }
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+async fn scenario(directory: Arc<dyn Directory>) {
+    let kind = directory.kind();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("store.redb")).unwrap());
+    let state = ApiState::new(store, directory.clone(), Verifier::hs256(SECRET).unwrap()).with_signing_secret(SECRET.to_vec());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = Api { base: format!("http://{}", listener.local_addr().unwrap()), http: reqwest::Client::new() };
+    let app = router(state, &ApiConfig::default());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let (owner, admin, member) = (person(a, Role::Owner), person(a, Role::Admin), person(a, Role::Member));
+    let other_owner = person(b, Role::Owner);
+    directory.create_org(&Org { id: a, name: "Acme".into() }, &owner.member).await.unwrap();
+    directory.put_member(TenantId(a), &admin.member).await.unwrap();
+    directory.put_member(TenantId(a), &member.member).await.unwrap();
+    directory.create_org(&Org { id: b, name: "Globex".into() }, &other_owner.member).await.unwrap();
+    let everyone = [(&owner, "owner"), (&admin, "admin"), (&member, "member")];
+
+    // Dashboard: every role.
+    for (p, role) in everyone {
+        for path in ["/v1/org", "/v1/members", "/v1/teams", "/v1/sessions", "/v1/tools"] {
+            let (status, body) = api.call(Method::GET, path, &p.token, None).await;
+            assert_eq!(status, 200, "{kind}: {role} GET {path}: {body}");
+        }
+        let (_, org) = api.call(Method::GET, "/v1/org", &p.token, None).await;
+        assert_eq!((org["name"].as_str(), org["your_role"].as_str()), (Some("Acme"), Some(role)));
+    }
+    let (_, members) = api.call(Method::GET, "/v1/members", &member.token, None).await;
+    assert_eq!(members["data"].as_array().unwrap().len(), 3, "{kind}");
+
+    // Manage teams: owner and admin, not member.
+    let mut team_id = String::new();
+    for (p, role) in everyone {
+        let body = json!({"name": format!("team-{role}"), "members": [member.member.user]});
+        let (status, t) = api.call(Method::POST, "/v1/teams", &p.token, Some(body)).await;
+        let want = if role == "member" { 403 } else { 201 };
+        assert_eq!(status, want, "{kind}: {role} POST /v1/teams: {t}");
+        if status == 403 {
+            assert_eq!(t["error"], "forbidden");
+            assert!(t["message"].as_str().unwrap().contains("manage teams"), "{t}");
+        } else {
+            team_id = t["id"].as_str().unwrap().to_owned();
+        }
+    }
+    let (status, _) = api.call(Method::PUT, &format!("/v1/teams/{team_id}"), &member.token, Some(json!({"name": "x"}))).await;
+    assert_eq!(status, 403);
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/teams/{team_id}"), &member.token, None).await;
+    assert_eq!(status, 403);
+    // The team filter resolves through the directory, by name or id.
+    let (status, _) = api.call(Method::GET, "/v1/sessions?team=team-owner", &member.token, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = api.call(Method::GET, &format!("/v1/sessions/summary?group_by=team&team={team_id}"), &member.token, None).await;
+    assert_eq!(status, 200);
+
+    // Invite members (add, and issue tokens): owner and admin, not member.
+    for (p, role) in everyone {
+        let new = Uuid::new_v4();
+        let (status, body) = api.call(Method::PUT, &format!("/v1/members/{new}"), &p.token, Some(json!({"email": format!("{new}@x.invalid")}))).await;
+        assert_eq!(status, if role == "member" { 403 } else { 200 }, "{kind}: {role} PUT member: {body}");
+        let (status, body) = api.call(Method::POST, "/v1/tokens", &p.token, Some(json!({"user": member.member.user, "ttl_days": 7}))).await;
+        assert_eq!(status, if role == "member" { 403 } else { 201 }, "{kind}: {role} POST token: {body}");
+        if status == 201 {
+            let (status, _) = api.call(Method::GET, "/v1/org", body["token"].as_str().unwrap(), None).await;
+            assert_eq!(status, 200, "{kind}: an issued token works");
+            assert_eq!(body["role"], "member", "{kind}: it carries the member's role");
+        }
+    }
+    // Only an owner makes an owner; the last owner stays.
+    let new = Uuid::new_v4();
+    let (status, _) = api.call(Method::PUT, &format!("/v1/members/{new}"), &admin.token, Some(json!({"email": "o@x.invalid", "role": "owner"}))).await;
+    assert_eq!(status, 403);
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/members/{}", owner.member.user), &admin.token, None).await;
+    assert_eq!(status, 409, "{kind}: the last owner cannot be removed");
+
+    // Another organization reaches nothing of this one.
+    let (_, theirs) = api.call(Method::GET, "/v1/members", &other_owner.token, None).await;
+    assert_eq!(theirs["data"].as_array().unwrap().len(), 1, "{kind}: B sees its own member only");
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/members/{}", member.member.user), &other_owner.token, None).await;
+    assert_eq!(status, 404, "{kind}: B cannot remove A's member");
+    let (status, _) = api.call(Method::PUT, &format!("/v1/teams/{team_id}"), &other_owner.token, Some(json!({"name": "stolen"}))).await;
+    assert_eq!(status, 404, "{kind}: B cannot touch A's team");
+    let (status, _) = api.call(Method::GET, &format!("/v1/sessions?team={team_id}"), &other_owner.token, None).await;
+    assert_eq!(status, 400, "{kind}: A's team is not a team of B");
+    let (status, body) = api.call(Method::POST, "/v1/tokens", &other_owner.token, Some(json!({"user": member.member.user}))).await;
+    assert_eq!(status, 400, "{kind}: B cannot issue tokens for A's member: {body}");
+
+    // Revocation by jti, and membership re-checked.
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/tokens/{}", admin.jti), &owner.token, None).await;
+    assert_eq!(status, 204);
+    let (status, body) = api.call(Method::GET, "/v1/org", &admin.token, None).await;
+    assert_eq!(status, 401, "{kind}: a revoked token stops working");
+    assert!(body["message"].as_str().unwrap().contains("revoked"));
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/members/{}", member.member.user), &owner.token, None).await;
+    assert_eq!(status, 204);
+    let (status, body) = api.call(Method::GET, "/v1/sessions", &member.token, None).await;
+    assert_eq!(status, 401, "{kind}: a removed member's token stops working");
+    assert!(body["message"].as_str().unwrap().contains("no longer a member"));
+
+    // Delete org: owners only.
+    let admin2 = person(a, Role::Admin);
+    directory.put_member(TenantId(a), &admin2.member).await.unwrap();
+    let (status, _) = api.call(Method::DELETE, "/v1/org", &admin2.token, None).await;
+    assert_eq!(status, 403, "{kind}: admins cannot delete the organization");
+    let (status, _) = api.call(Method::DELETE, "/v1/org", &owner.token, None).await;
+    assert_eq!(status, 204);
+    assert!(directory.org(TenantId(a)).await.unwrap().is_none());
+    assert!(directory.org(TenantId(b)).await.unwrap().is_some(), "{kind}: the other organization is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn management_on_the_embedded_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(Arc::new(EmbeddedDirectory::open(&dir.path().join("directory.redb")).unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn management_on_postgres() {
+    let url = testenv::database_url();
+    let opts: PgConnectOptions = url.parse().unwrap();
+    let root = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("PostgreSQL", &url, e)));
+    let db = testenv::unique("tandemu_manage");
+    root.execute(AssertSqlSafe(format!("CREATE DATABASE {db}"))).await.unwrap();
+    let owner = PgPoolOptions::new().max_connections(1).connect_with(opts.clone().database(&db)).await.unwrap();
+    MIGRATOR.run(&owner).await.unwrap();
+    let login = "tandemu_manage_service";
+    owner
+        .execute(AssertSqlSafe(format!(
+            "DO $$ BEGIN CREATE ROLE {login} LOGIN NOBYPASSRLS IN ROLE {APP_ROLE}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )))
+        .await
+        .unwrap();
+    let service = PgPoolOptions::new().max_connections(4).connect_with(opts.database(&db).username(login).disable_statement_logging()).await.unwrap();
+    scenario(Arc::new(PostgresDirectory::new(service.clone()))).await;
+    service.close().await;
+    owner.close().await;
+    root.execute(AssertSqlSafe(format!("DROP DATABASE {db} WITH (FORCE)"))).await.unwrap();
+}
