@@ -31,8 +31,8 @@ struct Args {
     /// Write to ClickHouse at this URL (a fresh database) instead of the embedded store.
     #[arg(long)]
     clickhouse_url: Option<String>,
-    /// Records per batch.
-    #[arg(long, default_value_t = 5_000)]
+    /// Records per batch (the processor's default).
+    #[arg(long, default_value_t = 20_000)]
     batch: usize,
     /// Cargo passes these to bench targets; ignored.
     #[arg(long, hide = true)]

@@ -98,20 +98,28 @@ pub struct TaskRow {
 /// Minimum run of failures that makes a loop.
 pub const LOOP_MIN: u64 = 3;
 
-pub fn sessions(facts: &[SessionFact]) -> Vec<SessionRow> {
-    let mut by: BTreeMap<(Uuid, Uuid, String), (SessionRow, BTreeSet<String>, bool)> = BTreeMap::new();
-    for f in facts.iter().filter(|f| !f.session.is_empty()) {
-        let (row, models, timed) = by.entry((f.tenant, f.user, f.session.clone())).or_insert_with(|| {
-            (
-                SessionRow { tenant: f.tenant, user: f.user, session: f.session.clone(), start_ms: i64::MAX, end_ms: i64::MIN, ..Default::default() },
-                BTreeSet::new(),
-                false,
-            )
-        });
+/// A session being summed up, fact by fact: the embedded store keeps one per session and adds
+/// each new fact to it, so reading sessions costs one record per session, not one per event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionAcc {
+    pub row: SessionRow,
+    pub models: BTreeSet<String>,
+    /// Whether any fact bounded the session in time.
+    pub timed: bool,
+}
+
+impl SessionAcc {
+    pub fn new(f: &SessionFact) -> Self {
+        let row = SessionRow { tenant: f.tenant, user: f.user, session: f.session.clone(), start_ms: i64::MAX, end_ms: i64::MIN, ..Default::default() };
+        Self { row, models: BTreeSet::new(), timed: false }
+    }
+
+    pub fn add(&mut self, f: &SessionFact) {
+        let row = &mut self.row;
         if f.marks_time {
             row.start_ms = row.start_ms.min(f.time_ms);
             row.end_ms = row.end_ms.max(f.time_ms);
-            *timed = true;
+            self.timed = true;
         }
         row.active_time_ms += f.active_time_ms;
         row.prompts += f.prompts as u64;
@@ -128,21 +136,55 @@ pub fn sessions(facts: &[SessionFact]) -> Vec<SessionRow> {
         row.tool_failures += f.tool_failures as u64;
         row.commits += f.commits as u64;
         row.pull_requests += f.pull_requests as u64;
-        if !f.model.is_empty() {
-            models.insert(f.model.clone());
+        if !f.model.is_empty() && !self.models.contains(&f.model) {
+            self.models.insert(f.model.clone());
         }
     }
-    by.into_values()
-        .map(|(mut row, models, timed)| {
-            if !timed {
-                row.start_ms = 0;
-                row.end_ms = 0;
-            }
-            row.duration_ms = row.end_ms - row.start_ms;
-            row.models = models.into_iter().collect();
-            row
-        })
-        .collect()
+
+    /// Adds another accumulator of the same session.
+    pub fn merge(&mut self, other: SessionAcc) {
+        let (row, o) = (&mut self.row, other.row);
+        if other.timed {
+            row.start_ms = row.start_ms.min(o.start_ms);
+            row.end_ms = row.end_ms.max(o.end_ms);
+            self.timed = true;
+        }
+        row.active_time_ms += o.active_time_ms;
+        row.prompts += o.prompts;
+        row.api_requests += o.api_requests;
+        row.api_errors += o.api_errors;
+        row.input_tokens += o.input_tokens;
+        row.output_tokens += o.output_tokens;
+        row.cache_read_tokens += o.cache_read_tokens;
+        row.cache_creation_tokens += o.cache_creation_tokens;
+        row.cost_usd += o.cost_usd;
+        row.lines_added += o.lines_added;
+        row.lines_removed += o.lines_removed;
+        row.tool_calls += o.tool_calls;
+        row.tool_failures += o.tool_failures;
+        row.commits += o.commits;
+        row.pull_requests += o.pull_requests;
+        self.models.extend(other.models);
+    }
+
+    pub fn finish(self) -> SessionRow {
+        let mut row = self.row;
+        if !self.timed {
+            row.start_ms = 0;
+            row.end_ms = 0;
+        }
+        row.duration_ms = row.end_ms - row.start_ms;
+        row.models = self.models.into_iter().collect();
+        row
+    }
+}
+
+pub fn sessions(facts: &[SessionFact]) -> Vec<SessionRow> {
+    let mut by: BTreeMap<(Uuid, Uuid, String), SessionAcc> = BTreeMap::new();
+    for f in facts.iter().filter(|f| !f.session.is_empty()) {
+        by.entry((f.tenant, f.user, f.session.clone())).or_insert_with(|| SessionAcc::new(f)).add(f);
+    }
+    by.into_values().map(SessionAcc::finish).collect()
 }
 
 /// Friction events, each counted once: a span rejection inside the window of a logged
@@ -195,29 +237,47 @@ pub fn tool_usage(calls: &[ToolCallFact]) -> Vec<ToolUsageRow> {
     by.into_values().collect()
 }
 
+impl DailyUsageRow {
+    /// Whether `f` adds anything to a daily usage row (cost, tokens, lines or commits).
+    pub fn counts(f: &SessionFact) -> bool {
+        let tokens = f.input_tokens + f.output_tokens + f.cache_read_tokens + f.cache_creation_tokens;
+        f.cost_usd != 0.0 || tokens != 0 || f.lines_added + f.lines_removed != 0 || f.commits != 0
+    }
+
+    pub fn new(f: &SessionFact) -> Self {
+        DailyUsageRow { tenant: f.tenant, day: day_of(f.time_ms), user: f.user, model: f.model.clone(), ..Default::default() }
+    }
+
+    pub fn add(&mut self, f: &SessionFact) {
+        self.cost_usd += f.cost_usd;
+        self.input_tokens += f.input_tokens;
+        self.output_tokens += f.output_tokens;
+        self.cache_read_tokens += f.cache_read_tokens;
+        self.cache_creation_tokens += f.cache_creation_tokens;
+        self.lines_added += f.lines_added;
+        self.lines_removed += f.lines_removed;
+        self.commits += f.commits as u64;
+    }
+}
+
+impl DailyUsageRow {
+    /// Adds another row of the same key.
+    pub fn merge(&mut self, o: &DailyUsageRow) {
+        self.cost_usd += o.cost_usd;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_read_tokens += o.cache_read_tokens;
+        self.cache_creation_tokens += o.cache_creation_tokens;
+        self.lines_added += o.lines_added;
+        self.lines_removed += o.lines_removed;
+        self.commits += o.commits;
+    }
+}
+
 pub fn daily_usage(facts: &[SessionFact]) -> Vec<DailyUsageRow> {
     let mut by: BTreeMap<(Uuid, String, Uuid, String), DailyUsageRow> = BTreeMap::new();
-    for f in facts {
-        let tokens = f.input_tokens + f.output_tokens + f.cache_read_tokens + f.cache_creation_tokens;
-        if f.cost_usd == 0.0 && tokens == 0 && f.lines_added + f.lines_removed == 0 && f.commits == 0 {
-            continue;
-        }
-        let day = day_of(f.time_ms);
-        let row = by.entry((f.tenant, day.clone(), f.user, f.model.clone())).or_insert_with(|| DailyUsageRow {
-            tenant: f.tenant,
-            day,
-            user: f.user,
-            model: f.model.clone(),
-            ..Default::default()
-        });
-        row.cost_usd += f.cost_usd;
-        row.input_tokens += f.input_tokens;
-        row.output_tokens += f.output_tokens;
-        row.cache_read_tokens += f.cache_read_tokens;
-        row.cache_creation_tokens += f.cache_creation_tokens;
-        row.lines_added += f.lines_added;
-        row.lines_removed += f.lines_removed;
-        row.commits += f.commits as u64;
+    for f in facts.iter().filter(|f| DailyUsageRow::counts(f)) {
+        by.entry((f.tenant, day_of(f.time_ms), f.user, f.model.clone())).or_insert_with(|| DailyUsageRow::new(f)).add(f);
     }
     by.into_values().collect()
 }

@@ -50,7 +50,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             group: "tandemu-processor".into(),
-            batch_max: 5_000,
+            batch_max: 20_000,
             linger: Duration::from_millis(200),
             idle_poll: Duration::from_millis(100),
             max_retry: None,

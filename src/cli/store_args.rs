@@ -40,7 +40,7 @@ pub struct RunnerArgs {
     #[arg(long, env = "TANDEMU_PROCESSOR_GROUP", default_value = "tandemu-processor")]
     pub group: String,
     /// Most records written in one batch.
-    #[arg(long, env = "TANDEMU_PROCESSOR_BATCH", default_value_t = 5_000)]
+    #[arg(long, env = "TANDEMU_PROCESSOR_BATCH", default_value_t = 20_000)]
     pub batch_max: usize,
     /// How long a partial batch waits for more records (e.g. 200ms).
     #[arg(long, env = "TANDEMU_PROCESSOR_LINGER", default_value = "200ms", value_parser = humantime::parse_duration)]

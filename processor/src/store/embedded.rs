@@ -4,6 +4,7 @@
 //! letters land together or not at all. Facts are keyed by tenant then event id: a re-written
 //! fact replaces itself, and a tenant's facts are one contiguous range.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
 use super::{Batch, DeadLetter, ProjectionStore, StoreError};
-use crate::aggregate::{self, DailyUsageRow, FrictionLoop, SessionRow, TaskRow, ToolUsageRow};
+use crate::aggregate::{self, DailyUsageRow, FrictionLoop, SessionAcc, SessionRow, TaskRow, ToolUsageRow};
 use crate::facts::{FrictionFact, SeriesState, SessionFact, TaskFact, ToolCallFact};
 
 const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("session_facts");
@@ -24,6 +25,13 @@ const TOOL_CALLS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tool_cal
 const TASKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("task_facts");
 const DEAD: TableDefinition<u64, &[u8]> = TableDefinition::new("dead_letters");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Running sums per session (tenant, user, session) and per day (tenant, day, user, model),
+/// updated as new facts arrive, so reading them costs one record per session or day.
+const SESSION_ROWS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("session_rows");
+const DAILY_ROWS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("daily_rows");
+/// Set once the running sums cover every stored fact (a store written before they existed gets
+/// them rebuilt on open).
+const ROWS_MARKER: &str = "rows_v1";
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -55,8 +63,53 @@ impl EmbeddedStore {
         tx.open_table(TASKS).map_err(err)?;
         tx.open_table(DEAD).map_err(err)?;
         tx.open_table(META).map_err(err)?;
+        tx.open_table(SESSION_ROWS).map_err(err)?;
+        tx.open_table(DAILY_ROWS).map_err(err)?;
         tx.commit().map_err(err)?;
-        Ok(Self { db: Arc::new(db) })
+        let store = Self { db: Arc::new(db) };
+        store.ensure_rows()?;
+        Ok(store)
+    }
+
+    /// Rebuilds the running sums from the facts if they were never built.
+    fn ensure_rows(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(err)?;
+        {
+            let mut meta = tx.open_table(META).map_err(err)?;
+            if meta.get(ROWS_MARKER).map_err(err)?.is_some() {
+                return Ok(());
+            }
+            let facts = tx.open_table(SESSIONS).map_err(err)?;
+            let mut rows = tx.open_table(SESSION_ROWS).map_err(err)?;
+            let mut daily = tx.open_table(DAILY_ROWS).map_err(err)?;
+            // From nothing: whatever sums there are were not known to be complete.
+            rows.retain(|_, _| false).map_err(err)?;
+            daily.retain(|_, _| false).map_err(err)?;
+            let mut sums = RowSums::default();
+            for item in facts.iter().map_err(err)? {
+                let (_, v) = item.map_err(err)?;
+                let f: SessionFact = postcard::from_bytes(v.value()).map_err(|e| StoreError::Rejected(format!("stored fact: {e}")))?;
+                sums.add(&f);
+            }
+            sums.apply(&mut rows, &mut daily)?;
+            meta.insert(ROWS_MARKER, [1u8].as_slice()).map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Every value whose key starts with `prefix`.
+    fn scan_prefix<T: DeserializeOwned>(&self, table: TableDefinition<&[u8], &[u8]>, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let t = tx.open_table(table).map_err(err)?;
+        let mut out = Vec::new();
+        for item in t.range(prefix..).map_err(err)? {
+            let (k, v) = item.map_err(err)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push(postcard::from_bytes(v.value()).map_err(|e| StoreError::Rejected(format!("stored row: {e}")))?);
+        }
+        Ok(out)
     }
 
     fn scan<T: DeserializeOwned>(&self, table: TableDefinition<&[u8], &[u8]>, tenant: Uuid) -> Result<Vec<T>, StoreError> {
@@ -78,14 +131,77 @@ impl EmbeddedStore {
     }
 }
 
+fn session_row_key(f: &SessionFact) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32 + f.session.len());
+    k.extend_from_slice(f.tenant.as_bytes());
+    k.extend_from_slice(f.user.as_bytes());
+    k.extend_from_slice(f.session.as_bytes());
+    k
+}
+
+fn daily_row_key(f: &SessionFact) -> Vec<u8> {
+    let mut k = Vec::with_capacity(42 + f.model.len());
+    k.extend_from_slice(f.tenant.as_bytes());
+    k.extend_from_slice(aggregate::day_of(f.time_ms).as_bytes());
+    k.extend_from_slice(f.user.as_bytes());
+    k.extend_from_slice(f.model.as_bytes());
+    k
+}
+
+/// New facts' contributions to the running sums, by row key.
+#[derive(Default)]
+struct RowSums {
+    sessions: HashMap<Vec<u8>, SessionAcc>,
+    days: HashMap<Vec<u8>, DailyUsageRow>,
+}
+
+impl RowSums {
+    fn add(&mut self, f: &SessionFact) {
+        if !f.session.is_empty() {
+            self.sessions.entry(session_row_key(f)).or_insert_with(|| SessionAcc::new(f)).add(f);
+        }
+        if DailyUsageRow::counts(f) {
+            self.days.entry(daily_row_key(f)).or_insert_with(|| DailyUsageRow::new(f)).add(f);
+        }
+    }
+
+    fn apply(self, rows: &mut redb::Table<&[u8], &[u8]>, daily: &mut redb::Table<&[u8], &[u8]>) -> Result<(), StoreError> {
+        let decode_err = |e: postcard::Error| StoreError::Rejected(format!("stored row: {e}"));
+        let encode_err = |e: postcard::Error| StoreError::Rejected(e.to_string());
+        for (k, delta) in self.sessions {
+            let acc = match rows.get(k.as_slice()).map_err(err)? {
+                Some(v) => {
+                    let mut acc: SessionAcc = postcard::from_bytes(v.value()).map_err(decode_err)?;
+                    acc.merge(delta);
+                    acc
+                }
+                None => delta,
+            };
+            rows.insert(k.as_slice(), postcard::to_allocvec(&acc).map_err(encode_err)?.as_slice()).map_err(err)?;
+        }
+        for (k, delta) in self.days {
+            let row = match daily.get(k.as_slice()).map_err(err)? {
+                Some(v) => {
+                    let mut row: DailyUsageRow = postcard::from_bytes(v.value()).map_err(decode_err)?;
+                    row.merge(&delta);
+                    row
+                }
+                None => delta,
+            };
+            daily.insert(k.as_slice(), postcard::to_allocvec(&row).map_err(encode_err)?.as_slice()).map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
 fn state_key(partition: i32) -> String {
     format!("series/{partition}")
 }
 
-fn put<T: Serialize>(t: &mut redb::Table<&[u8], &[u8]>, tenant: Uuid, event: Uuid, v: &T) -> Result<(), StoreError> {
+/// Stores a fact; `true` when one with this key was there already.
+fn put<T: Serialize>(t: &mut redb::Table<&[u8], &[u8]>, tenant: Uuid, event: Uuid, v: &T) -> Result<bool, StoreError> {
     let bytes = postcard::to_allocvec(v).map_err(|e| StoreError::Rejected(e.to_string()))?;
-    t.insert(key(tenant, event).as_slice(), bytes.as_slice()).map_err(err)?;
-    Ok(())
+    Ok(t.insert(key(tenant, event).as_slice(), bytes.as_slice()).map_err(err)?.is_some())
 }
 
 impl ProjectionStore for EmbeddedStore {
@@ -104,9 +220,20 @@ impl ProjectionStore for EmbeddedStore {
                 let tx = s.db.begin_write().map_err(err)?;
                 {
                     let mut t = tx.open_table(SESSIONS).map_err(err)?;
+                    let mut rows = tx.open_table(SESSION_ROWS).map_err(err)?;
+                    let mut daily = tx.open_table(DAILY_ROWS).map_err(err)?;
+                    // The batch's new facts summed in memory first, so each session and day
+                    // costs one read and one write per batch, not per fact.
+                    let mut sums = RowSums::default();
                     for f in &facts.sessions {
-                        put(&mut t, f.tenant, f.event_id, f)?;
+                        // A fact already stored is already in the sums: a re-written batch
+                        // changes nothing.
+                        if put(&mut t, f.tenant, f.event_id, f)? {
+                            continue;
+                        }
+                        sums.add(f);
                     }
+                    sums.apply(&mut rows, &mut daily)?;
                     let mut t = tx.open_table(FRICTION).map_err(err)?;
                     for f in &facts.friction {
                         put(&mut t, f.tenant, f.event_id, f)?;
@@ -147,24 +274,25 @@ impl ProjectionStore for EmbeddedStore {
     fn reset(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.blocking(|s| {
             let tx = s.db.begin_write().map_err(err)?;
-            for table in [SESSIONS, FRICTION, TOOL_CALLS, TASKS] {
+            for table in [SESSIONS, FRICTION, TOOL_CALLS, TASKS, SESSION_ROWS, DAILY_ROWS] {
                 tx.delete_table(table).map_err(err)?;
                 tx.open_table(table).map_err(err)?;
             }
             tx.delete_table(META).map_err(err)?;
-            tx.open_table(META).map_err(err)?;
+            // No facts, no sums: the sums are complete.
+            tx.open_table(META).map_err(err)?.insert(ROWS_MARKER, [1u8].as_slice()).map_err(err)?;
             tx.commit().map_err(err)
         }))
     }
 
     fn daily_usage(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<DailyUsageRow>, StoreError>> {
         let t = *tenant.as_uuid();
-        Box::pin(self.blocking(move |s| Ok(aggregate::daily_usage(&s.scan::<SessionFact>(SESSIONS, t)?))))
+        Box::pin(self.blocking(move |s| s.scan_prefix::<DailyUsageRow>(DAILY_ROWS, t.as_bytes())))
     }
 
     fn sessions(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<SessionRow>, StoreError>> {
         let t = *tenant.as_uuid();
-        Box::pin(self.blocking(move |s| Ok(aggregate::sessions(&s.scan::<SessionFact>(SESSIONS, t)?))))
+        Box::pin(self.blocking(move |s| Ok(s.scan_prefix::<SessionAcc>(SESSION_ROWS, t.as_bytes())?.into_iter().map(SessionAcc::finish).collect())))
     }
 
     fn friction(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<FrictionFact>, StoreError>> {
@@ -207,5 +335,52 @@ impl ProjectionStore for EmbeddedStore {
             }
             Ok(out)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Facts;
+
+    fn fact(event: u128, session: &str, prompts: u32) -> SessionFact {
+        SessionFact { tenant: Uuid::from_u128(1), user: Uuid::from_u128(2), session: session.into(), event_id: Uuid::from_u128(event), time_ms: 1_000 * event as i64, prompts, marks_time: true, cost_usd: 0.5, ..Default::default() }
+    }
+
+    async fn write(s: &EmbeddedStore, facts: Vec<SessionFact>) {
+        let facts = Facts { sessions: facts, ..Default::default() };
+        s.write(Batch { batch_key: "k", partition: 0, next_offset: 0, facts: &facts, series: &SeriesState::default(), dead_letters: &[] }).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn running_sums_count_each_fact_once_and_survive_a_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let s = EmbeddedStore::open(&path).unwrap();
+        write(&s, vec![fact(1, "a", 1), fact(2, "a", 1), fact(2, "a", 1)]).await;
+        write(&s, vec![fact(2, "a", 1), fact(3, "b", 1)]).await;
+        let tenant = TenantId(Uuid::from_u128(1));
+        let rows = s.sessions(tenant).await.unwrap();
+        assert_eq!(rows.iter().map(|r| (r.session.as_str(), r.prompts, r.duration_ms)).collect::<Vec<_>>(), vec![("a", 2, 1_000), ("b", 1, 0)]);
+        let facts = s.scan::<SessionFact>(SESSIONS, Uuid::from_u128(1)).unwrap();
+        assert_eq!(rows, aggregate::sessions(&facts), "the sums equal the reference over the facts");
+        assert_eq!(s.daily_usage(tenant).await.unwrap(), aggregate::daily_usage(&facts));
+
+        // A store whose sums were lost (or never built) rebuilds them once, from the facts.
+        {
+            let tx = s.db.begin_write().unwrap();
+            tx.open_table(META).unwrap().remove(ROWS_MARKER).unwrap();
+            tx.commit().unwrap();
+        }
+        drop(s);
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.sessions(tenant).await.unwrap(), rows);
+        drop(s);
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.sessions(tenant).await.unwrap(), rows, "reopening does not add again");
+        s.reset().await.unwrap();
+        drop(s);
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert!(s.sessions(tenant).await.unwrap().is_empty());
     }
 }
