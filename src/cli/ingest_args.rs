@@ -26,6 +26,13 @@ pub struct IngestArgs {
     /// Longest a request may take before it is answered "unavailable, retry" (e.g. 10s).
     #[arg(long, env = "TANDEMU_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    #[command(flatten)]
+    pub tokens: TokenArgs,
+}
+
+/// How bearer tokens are checked (ingest and the query API take the same flags).
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
     /// JWT issuer to require (`iss`), if any.
     #[arg(long, env = "TANDEMU_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
@@ -41,6 +48,10 @@ pub struct IngestArgs {
 }
 
 impl IngestArgs {
+    pub fn verifier(&self, secret: &[u8]) -> Result<tandemu_ingest::auth::Verifier, super::CliError> {
+        self.tokens.verifier(secret)
+    }
+
     pub fn config(&self) -> IngestConfig {
         IngestConfig {
             grpc_addr: self.grpc_listen,
@@ -53,6 +64,9 @@ impl IngestArgs {
         }
     }
 
+}
+
+impl TokenArgs {
     pub fn verifier(&self, secret: &[u8]) -> Result<tandemu_ingest::auth::Verifier, super::CliError> {
         let read = |p: &std::path::PathBuf| std::fs::read(p).map_err(|source| super::CliError::Read { path: p.display().to_string(), source });
         let mut v = tandemu_ingest::auth::Verifier::hs256(secret).map_err(|e| super::CliError::Usage(e.to_string()))?;

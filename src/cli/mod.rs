@@ -6,6 +6,7 @@ mod ingest_cmd;
 mod inspect;
 mod migrate;
 mod process;
+mod query_api_cmd;
 mod replay;
 mod secret;
 mod serve;
@@ -34,7 +35,11 @@ pub enum Command {
     /// Run the processor role of a distributed deployment: the Kafka topic into ClickHouse, as a
     /// member of a consumer group (start several to share the partitions).
     Process(process::ProcessArgs),
-    /// Apply the ClickHouse migrations (`clickhouse/`) not applied yet. Idempotent.
+    /// Run the query API role of a distributed deployment: aggregates from ClickHouse, tenancy
+    /// data from PostgreSQL (row-level security).
+    QueryApi(query_api_cmd::QueryApiArgs),
+    /// Apply the ClickHouse (`clickhouse/`) and PostgreSQL (`migrations/`) migrations not
+    /// applied yet. Idempotent.
     Migrate(migrate::MigrateArgs),
     /// Rebuild the single node's projections from its event log (stop `serve` first).
     Replay(replay::ReplayArgs),
@@ -68,6 +73,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => runtime()?.block_on(serve::run(args)),
         Command::Ingest(args) => runtime()?.block_on(ingest_cmd::run(args)),
         Command::Process(args) => runtime()?.block_on(process::run(args)),
+        Command::QueryApi(args) => runtime()?.block_on(query_api_cmd::run(args)),
         Command::Migrate(args) => runtime()?.block_on(migrate::run(args)),
         Command::Replay(args) => runtime()?.block_on(replay::run(args)),
     }

@@ -19,6 +19,10 @@ pub struct ProcessArgs {
     /// The event log topic.
     #[arg(long, env = "TANDEMU_KAFKA_TOPIC", default_value = "tandemu.events")]
     pub kafka_topic: String,
+    /// Extra librdkafka consumer settings, `KEY=VALUE`, repeatable (e.g.
+    /// `--kafka-option session.timeout.ms=6000`).
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
+    pub kafka_options: Vec<String>,
     #[command(flatten)]
     pub clickhouse: ClickHouseArgs,
     #[command(flatten)]
@@ -29,8 +33,9 @@ pub struct ProcessArgs {
 }
 
 pub async fn run(args: ProcessArgs) -> Result<(), CliError> {
-    let store = args.clickhouse.store();
-    let pending = store.pending_migrations().await.map_err(|e| CliError::Usage(format!("ClickHouse at {}: {e}", args.clickhouse.clickhouse_url)))?;
+    let store = args.clickhouse.store()?;
+    let url = args.clickhouse.url()?.to_owned();
+    let pending = store.pending_migrations().await.map_err(|e| CliError::Usage(format!("ClickHouse at {url}: {e}")))?;
     if !pending.is_empty() {
         return Err(CliError::Usage(format!(
             "ClickHouse database {} lacks migrations {pending:?}: run `tandemu migrate` first",
@@ -38,14 +43,19 @@ pub async fn run(args: ProcessArgs) -> Result<(), CliError> {
         )));
     }
     let cfg = args.runner.config();
-    let kafka = KafkaSourceConfig { brokers: args.kafka_brokers.clone(), topic: args.kafka_topic.clone(), overrides: Vec::new() };
+    let mut overrides = Vec::new();
+    for o in &args.kafka_options {
+        let (k, v) = o.split_once('=').ok_or_else(|| CliError::Usage(format!("--kafka-option {o:?}: expected KEY=VALUE")))?;
+        overrides.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    let kafka = KafkaSourceConfig { brokers: args.kafka_brokers.clone(), topic: args.kafka_topic.clone(), overrides };
     eprintln!(
         "tandemu {} — processor (group {}, Kafka topic {} at {}, ClickHouse {} database {})",
         env!("CARGO_PKG_VERSION"),
         cfg.group,
         kafka.topic,
         kafka.brokers,
-        args.clickhouse.clickhouse_url,
+        url,
         args.clickhouse.clickhouse_database
     );
     let ops = tokio::net::TcpListener::bind(args.listen)

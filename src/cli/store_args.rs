@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use clap::Args;
+
+use super::CliError;
 use tandemu_processor::runner::RunnerConfig;
 use tandemu_processor::store::clickhouse::{ClickHouseStore, DEFAULT_RETENTION_DAYS};
 
@@ -10,7 +12,7 @@ use tandemu_processor::store::clickhouse::{ClickHouseStore, DEFAULT_RETENTION_DA
 pub struct ClickHouseArgs {
     /// ClickHouse HTTP endpoint, e.g. http://clickhouse:8123.
     #[arg(long, env = "TANDEMU_CLICKHOUSE_URL")]
-    pub clickhouse_url: String,
+    pub clickhouse_url: Option<String>,
     /// The database holding Tandemu's tables (it must exist).
     #[arg(long, env = "TANDEMU_CLICKHOUSE_DATABASE", default_value = "default")]
     pub clickhouse_database: String,
@@ -24,13 +26,18 @@ pub struct ClickHouseArgs {
 }
 
 impl ClickHouseArgs {
-    pub fn store(&self) -> ClickHouseStore {
+    /// The URL, which this command needs.
+    pub fn url(&self) -> Result<&str, CliError> {
+        self.clickhouse_url.as_deref().ok_or_else(|| CliError::Usage("TANDEMU_CLICKHOUSE_URL (--clickhouse-url) is required here".into()))
+    }
+
+    pub fn store(&self) -> Result<ClickHouseStore, CliError> {
         let client = clickhouse::Client::default()
-            .with_url(&self.clickhouse_url)
+            .with_url(self.url()?)
             .with_database(&self.clickhouse_database)
             .with_user(&self.clickhouse_user)
             .with_password(&self.clickhouse_password);
-        ClickHouseStore::new(client).with_retention_days(self.retention_days)
+        Ok(ClickHouseStore::new(client).with_retention_days(self.retention_days))
     }
 }
 

@@ -38,6 +38,35 @@ impl PostgresDirectory {
         Self { pool }
     }
 
+    /// Refuses a connection that row-level security would not bind: a superuser, a role with
+    /// BYPASSRLS, or one that owns (or may act as the owner of) a tenancy table.
+    pub async fn check_service_role(&self) -> Result<(), DirectoryError> {
+        let (user, sup, bypass): (String, bool, bool) =
+            sqlx::query_as("SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetch_one(&self.pool).await.map_err(err)?;
+        if sup || bypass {
+            return Err(DirectoryError::Invalid(format!(
+                "PostgreSQL role {user} is a superuser or has BYPASSRLS, so row-level security would not isolate tenants; connect as a login role that is only a member of {APP_ROLE}"
+            )));
+        }
+        let owned: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relkind = 'r' AND pg_has_role(current_user, c.relowner, 'USAGE')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        if owned > 0 {
+            return Err(DirectoryError::Invalid(format!(
+                "PostgreSQL role {user} owns {owned} table(s); owners bypass row-level security. Run `tandemu migrate` as another role and connect the service as a member of {APP_ROLE}"
+            )));
+        }
+        let member: bool = sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'MEMBER')").bind(APP_ROLE).fetch_one(&self.pool).await.map_err(err)?;
+        if !member {
+            return Err(DirectoryError::Invalid(format!("PostgreSQL role {user} is not a member of {APP_ROLE}: GRANT {APP_ROLE} TO {user}")));
+        }
+        Ok(())
+    }
+
     async fn tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>, DirectoryError> {
         begin_for_tenant(&self.pool, tenant).await.map_err(err)
     }

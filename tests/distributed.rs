@@ -1,0 +1,157 @@
+//! The distributed roles as an operator runs them, each its own process: `tandemu migrate`
+//! (ClickHouse and PostgreSQL), `tandemu ingest` into a Kafka-protocol topic (Tansu), `tandemu
+//! process` (a consumer group into ClickHouse) and `tandemu query-api` (ClickHouse, PostgreSQL
+//! as the RLS-bound service role). A Claude Code session exported over OTLP/HTTP comes out of
+//! the API with the fixtures' numbers. And the query API refuses a database role that row-level
+//! security would not bind.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use tandemu_schemas::{fixtures, testenv};
+
+const SECRET: &str = "distributed-test-secret-of-32-bytes-or-more";
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn tandemu(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tandemu"));
+    c.args(args).env("JWT_SECRET", SECRET).env_remove("DATABASE_URL").env_remove("TANDEMU_CLICKHOUSE_URL").env_remove("TANDEMU_KAFKA_BROKERS");
+    c
+}
+
+fn spawn(name: &'static str, args: &[&str]) -> KillOnDrop {
+    KillOnDrop(tandemu(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{name}: {e}")))
+}
+
+fn psql(db: &str, sql: &str) {
+    let url = testenv::database_url();
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap();
+    let out = Command::new("psql").args([&format!("{base}/{db}"), "-v", "ON_ERROR_STOP=1", "-qc", sql]).output().expect("psql");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn wait_ready(url: &str, what: &str, child: &mut KillOnDrop) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = reqwest::get(url).await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(child.0.try_wait().unwrap().is_none(), "{what} exited early");
+        assert!(Instant::now() < deadline, "{what} not ready at {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_distributed_roles_take_a_session_end_to_end() {
+    let pg_url = testenv::database_url();
+    let base = pg_url.rsplit_once('/').map(|(b, _)| b).unwrap().to_owned();
+    let db = testenv::unique("tandemu_dist");
+    psql("postgres", &format!("CREATE DATABASE {db}"));
+    let ch_url = testenv::clickhouse_url();
+    let ch_db = testenv::unique("dist");
+    reqwest::Client::new().post(&ch_url).body(format!("CREATE DATABASE {ch_db}")).send().await.unwrap().error_for_status().expect("ClickHouse database");
+    let brokers = testenv::kafka_brokers();
+    let topic = testenv::unique("dist_events");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    admin.create_topics(&[NewTopic::new(&topic, 3, TopicReplication::Fixed(1))], &AdminOptions::new()).await.expect("topic");
+
+    // Migrate both databases, twice (idempotent).
+    for _ in 0..2 {
+        let out = tandemu(&["migrate", "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db, "--database-url", &format!("{base}/{db}")]).output().unwrap();
+        assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let service = "tandemu_dist_service";
+    psql(&db, &format!("DO $$ BEGIN CREATE ROLE {service} LOGIN NOBYPASSRLS IN ROLE tandemu_app; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"));
+    let service_url = format!("{}/{db}", base.replacen("postgres@", &format!("{service}@"), 1));
+
+    // A superuser connection is refused: RLS would not bind it.
+    let out = tandemu(&["query-api", "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db, "--database-url", &format!("{base}/{db}"), "--api-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("row-level security"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (grpc, http, api) = (free_port(), free_port(), free_port());
+    let mut ingest = spawn(
+        "ingest",
+        &["ingest", "--kafka-brokers", &brokers, "--kafka-topic", &topic, "--grpc-listen", &format!("127.0.0.1:{grpc}"), "--http-listen", &format!("127.0.0.1:{http}")],
+    );
+    let _process = spawn(
+        "process",
+        &[
+            "process", "--kafka-brokers", &brokers, "--kafka-topic", &topic, "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db,
+            "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "partition.assignment.strategy=range,roundrobin",
+            "--listen", "127.0.0.1:0", "--linger", "100ms",
+        ],
+    );
+    let mut query = spawn(
+        "query-api",
+        &["query-api", "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db, "--database-url", &service_url, "--api-listen", &format!("127.0.0.1:{api}")],
+    );
+    wait_ready(&format!("http://127.0.0.1:{http}/readyz"), "ingest", &mut ingest).await;
+    wait_ready(&format!("http://127.0.0.1:{api}/readyz"), "query-api", &mut query).await;
+
+    let org = uuid::Uuid::new_v4().to_string();
+    let user = uuid::Uuid::new_v4().to_string();
+    let out = tandemu(&["token", "issue", "--org", &org, "--user", &user]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    // The http_protobuf session over OTLP/HTTP.
+    let client = reqwest::Client::new();
+    for c in fixtures::load("http_protobuf") {
+        let r = client
+            .post(format!("http://127.0.0.1:{http}{}", c.path))
+            .header("Content-Type", "application/x-protobuf")
+            .bearer_auth(&token)
+            .body(c.raw.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", c.file);
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let session = loop {
+        let v: serde_json::Value = client.get(format!("http://127.0.0.1:{api}/v1/sessions")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        if v["data"][0]["tool_calls"] == 5 && v["data"][0]["lines_added"] == 14 {
+            break v["data"][0].clone();
+        }
+        assert!(Instant::now() < deadline, "the session did not reach the query API: {v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(session["user"], user.as_str());
+    assert_eq!((session["duration_ms"].as_i64(), session["tool_failures"].as_u64(), session["commits"].as_u64()), (Some(1259), Some(2), Some(1)));
+    assert!((session["cost_usd"].as_f64().unwrap() - 0.19677675).abs() < 1e-9);
+    // A batch lands table by table in ClickHouse: the tool calls may follow the session rows.
+    loop {
+        let tools: serde_json::Value = client.get(format!("http://127.0.0.1:{api}/v1/tools?format=json")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        if tools["data"].as_array().unwrap().len() == 4 {
+            assert_eq!(tools["data"][0]["tool"], "Bash");
+            assert_eq!((tools["data"][0]["calls"].as_u64(), tools["data"][0]["failures"].as_u64()), (Some(2), Some(1)));
+            break;
+        }
+        assert!(Instant::now() < deadline, "tools did not reach the query API: {tools}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    psql("postgres", &format!("DROP DATABASE {db} WITH (FORCE)"));
+}
