@@ -12,6 +12,7 @@
 //! - [`openapi`]: `/openapi.json`, from the router's own endpoint table.
 //! - [`render`]: one table, three encodings (JSON, CSV, Arrow IPC stream).
 //! - [`roles`]: the product's role table; the one place that decides who may manage what.
+//! - [`secrets`]: integration tokens sealed with AES-256-GCM under `ENCRYPTION_KEY`.
 //! - [`error`]: the one error type and its statuses.
 //! - [`directory`]: tenancy data in PostgreSQL under row-level security.
 
@@ -25,6 +26,7 @@ pub mod params;
 pub mod render;
 pub mod roles;
 pub mod router;
+pub mod secrets;
 
 pub use error::ApiError;
 pub use router::{ApiConfig, ApiState, router};

@@ -12,7 +12,7 @@ use tandemu_ingest::auth::{self, Role};
 use uuid::Uuid;
 
 use crate::caller::Caller;
-use crate::directory::{Member, Team, parse_role};
+use crate::directory::{Integration, Member, PROVIDERS, Team, parse_role};
 use crate::error::ApiError;
 use crate::roles::{Permission, require, role_name};
 use crate::router::ApiState;
@@ -196,4 +196,56 @@ pub async fn revoke_token(State(st): State<ApiState>, caller: Caller, Path(jti):
 
 fn now_unix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationBody {
+    pub provider: String,
+    #[serde(default)]
+    pub scope: String,
+    /// The provider's API token; stored sealed, never returned.
+    pub token: String,
+}
+
+fn integration_json(i: &Integration) -> serde_json::Value {
+    // Deliberately no token field of any kind: not the plaintext, not the ciphertext.
+    json!({"id": i.id, "provider": i.provider, "scope": i.scope, "created_by": i.created_by})
+}
+
+/// `GET /v1/integrations`: owners and admins.
+pub async fn list_integrations(State(st): State<ApiState>, caller: Caller) -> Answer {
+    require(&caller, Permission::ManageIntegrations)?;
+    let list: Vec<_> = st.directory.integrations(caller.tenant).await?.iter().map(integration_json).collect();
+    Ok(Json(json!({"data": list})).into_response())
+}
+
+/// `POST /v1/integrations`: owners and admins. The token is sealed with AES-256-GCM under
+/// `ENCRYPTION_KEY` before it is stored.
+pub async fn create_integration(State(st): State<ApiState>, caller: Caller, ApiJson(body): ApiJson<IntegrationBody>) -> Answer {
+    require(&caller, Permission::ManageIntegrations)?;
+    let sealer = st.secrets.as_ref().ok_or_else(|| ApiError::Unavailable("integrations need ENCRYPTION_KEY to be configured".into()))?;
+    if !PROVIDERS.contains(&body.provider.as_str()) {
+        return Err(ApiError::BadRequest(format!("provider {:?}: expected one of {}", body.provider, PROVIDERS.join(", "))));
+    }
+    if body.token.is_empty() || body.token.len() > 4096 {
+        return Err(ApiError::BadRequest("token: expected 1 to 4096 bytes".into()));
+    }
+    if body.scope.len() > 200 {
+        return Err(ApiError::BadRequest("scope: at most 200 characters".into()));
+    }
+    let id = Uuid::new_v4();
+    let (nonce, cipher) = sealer.seal(*caller.tenant.as_uuid(), id, body.token.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let i = Integration { id, provider: body.provider, scope: body.scope, created_by: *caller.user.as_uuid(), nonce: nonce.to_vec(), cipher };
+    st.directory.put_integration(caller.tenant, &i).await?;
+    Ok((StatusCode::CREATED, Json(integration_json(&i))).into_response())
+}
+
+/// `DELETE /v1/integrations/{id}`: owners and admins.
+pub async fn delete_integration(State(st): State<ApiState>, caller: Caller, Path(id): Path<Uuid>) -> Answer {
+    require(&caller, Permission::ManageIntegrations)?;
+    if !st.directory.delete_integration(caller.tenant, id).await? {
+        return Err(ApiError::NotFound(format!("no integration {id}")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -24,6 +24,9 @@ pub const MANAGEMENT: &[(&str, &str, &str, &str)] = &[
     ("post", "/v1/teams", "Create a team (body: name, members)", "owners and admins"),
     ("put", "/v1/teams/{id}", "Rename a team or set its members", "owners and admins"),
     ("delete", "/v1/teams/{id}", "Delete a team", "owners and admins"),
+    ("get", "/v1/integrations", "Integrations (provider, scope; never the token)", "owners and admins"),
+    ("post", "/v1/integrations", "Add an integration (body: provider, scope, token); the token is sealed with AES-256-GCM", "owners and admins"),
+    ("delete", "/v1/integrations/{id}", "Remove an integration", "owners and admins"),
     ("post", "/v1/tokens", "Issue a token for a member (body: user, ttl_days)", "owners and admins"),
     ("delete", "/v1/tokens/{jti}", "Revoke a token by its id", "owners and admins; anyone for their own token"),
 ];

@@ -26,11 +26,18 @@ pub struct ApiState {
     /// Recent membership and revocation answers, so a removed member's token stops working
     /// within [`crate::caller::RECHECK`] without a directory read per request.
     pub checks: Arc<crate::caller::CheckCache>,
+    /// Seals integration tokens (`ENCRYPTION_KEY`); without it integrations cannot be added.
+    pub secrets: Option<crate::secrets::SecretBox>,
 }
 
 impl ApiState {
     pub fn new(store: Arc<dyn ProjectionStore>, directory: Arc<dyn Directory>, verifier: Verifier) -> Self {
-        Self { store, directory, verifier: Arc::new(verifier), signing_secret: None, checks: Default::default() }
+        Self { store, directory, verifier: Arc::new(verifier), signing_secret: None, checks: Default::default(), secrets: None }
+    }
+
+    pub fn with_secrets(mut self, secrets: crate::secrets::SecretBox) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     pub fn with_signing_secret(mut self, secret: Vec<u8>) -> Self {
@@ -64,6 +71,8 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         .route("/v1/members/{user}", put(manage::put_member).delete(manage::delete_member))
         .route("/v1/teams", get(manage::list_teams).post(manage::create_team))
         .route("/v1/teams/{id}", put(manage::put_team).delete(manage::delete_team))
+        .route("/v1/integrations", get(manage::list_integrations).post(manage::create_integration))
+        .route("/v1/integrations/{id}", delete(manage::delete_integration))
         .route("/v1/tokens", post(manage::issue_token))
         .route("/v1/tokens/{jti}", delete(manage::revoke_token));
     app.route("/openapi.json", get(move || std::future::ready(axum::Json((*doc).clone()))))

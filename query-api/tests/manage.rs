@@ -14,6 +14,7 @@ use tandemu_ingest::auth::{self, Role, Verifier};
 use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_query_api::directory::embedded::EmbeddedDirectory;
 use tandemu_query_api::directory::{APP_ROLE, Directory, MIGRATOR, Member, Org, PostgresDirectory};
+use tandemu_query_api::secrets::SecretBox;
 use tandemu_query_api::{ApiConfig, ApiState, router};
 use tandemu_schemas::{TenantId, testenv};
 use uuid::Uuid;
@@ -54,7 +55,9 @@ async fn scenario(directory: Arc<dyn Directory>) {
     let kind = directory.kind();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("store.redb")).unwrap());
-    let state = ApiState::new(store, directory.clone(), Verifier::hs256(SECRET).unwrap()).with_signing_secret(SECRET.to_vec());
+    let key = SecretBox::generate_hex();
+    let sealer = SecretBox::from_hex(&key).unwrap();
+    let state = ApiState::new(store, directory.clone(), Verifier::hs256(SECRET).unwrap()).with_signing_secret(SECRET.to_vec()).with_secrets(sealer.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = Api { base: format!("http://{}", listener.local_addr().unwrap()), http: reqwest::Client::new() };
     let app = router(state, &ApiConfig::default());
@@ -118,6 +121,36 @@ async fn scenario(directory: Arc<dyn Directory>) {
             assert_eq!(body["role"], "member", "{kind}: it carries the member's role");
         }
     }
+    // Manage integrations: owner and admin, not member; the token is sealed and never returned.
+    let canary = "ghp_CANARY_integration_token_0123456789";
+    for (p, role) in everyone {
+        let body = json!({"provider": "github", "scope": format!("org-{role}"), "token": canary});
+        let (status, created) = api.call(Method::POST, "/v1/integrations", &p.token, Some(body)).await;
+        assert_eq!(status, if role == "member" { 403 } else { 201 }, "{kind}: {role} POST integration: {created}");
+        assert!(!created.to_string().contains("CANARY"), "{kind}: the token is never returned");
+        let (status, list) = api.call(Method::GET, "/v1/integrations", &p.token, None).await;
+        assert_eq!(status, if role == "member" { 403 } else { 200 });
+        assert!(!list.to_string().contains("CANARY") && !list.to_string().contains("cipher"), "{kind}: {list}");
+    }
+    let (status, _) = api.call(Method::POST, "/v1/integrations", &owner.token, Some(json!({"provider": "github", "scope": "org-owner", "token": "x"}))).await;
+    assert_eq!(status, 409, "{kind}: one integration per provider and scope");
+    let (status, _) = api.call(Method::POST, "/v1/integrations", &owner.token, Some(json!({"provider": "myspace", "token": "x"}))).await;
+    assert_eq!(status, 400);
+    let stored = directory.integrations(TenantId(a)).await.unwrap();
+    assert_eq!(stored.len(), 2, "{kind}");
+    for i in &stored {
+        assert!(!i.cipher.windows(6).any(|w| w == b"CANARY"), "{kind}: stored sealed");
+        assert_eq!(sealer.open(a, i.id, &i.nonce, &i.cipher).unwrap(), canary.as_bytes(), "{kind}: and opens with the key");
+    }
+    let (_, theirs) = api.call(Method::GET, "/v1/integrations", &other_owner.token, None).await;
+    assert!(theirs["data"].as_array().unwrap().is_empty(), "{kind}: B sees none of A's integrations");
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/integrations/{}", stored[0].id), &other_owner.token, None).await;
+    assert_eq!(status, 404, "{kind}: B cannot remove A's integration");
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/integrations/{}", stored[0].id), &member.token, None).await;
+    assert_eq!(status, 403);
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/integrations/{}", stored[0].id), &admin.token, None).await;
+    assert_eq!(status, 204);
+
     // Only an owner makes an owner; the last owner stays.
     let new = Uuid::new_v4();
     let (status, _) = api.call(Method::PUT, &format!("/v1/members/{new}"), &admin.token, Some(json!({"email": "o@x.invalid", "role": "owner"}))).await;

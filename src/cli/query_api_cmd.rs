@@ -24,6 +24,10 @@ pub struct QueryApiArgs {
     /// Secret for HS256 tokens; required (32 bytes or more), the same as ingest's.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Key sealing integration tokens (32 bytes as 64 hex characters). Without it, integrations
+    /// cannot be added.
+    #[arg(long, env = "ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
     #[command(flatten)]
@@ -41,7 +45,10 @@ pub async fn run(args: QueryApiArgs) -> Result<(), CliError> {
     let directory = PostgresDirectory::new(pool);
     directory.check_service_role().await.map_err(|e| CliError::Usage(e.to_string()))?;
     let verifier = args.tokens.verifier(&secret)?;
-    let state = ApiState::new(Arc::new(store), Arc::new(directory), verifier).with_signing_secret(secret);
+    let mut state = ApiState::new(Arc::new(store), Arc::new(directory), verifier).with_signing_secret(secret);
+    if let Some(k) = &args.encryption_key {
+        state = state.with_secrets(tandemu_query_api::secrets::SecretBox::from_hex(k).map_err(|e| CliError::Usage(e.to_string()))?);
+    }
     let api = args.api.start(state).await?;
     eprintln!("tandemu {} — query API on http://{} (ClickHouse, PostgreSQL with row-level security)", env!("CARGO_PKG_VERSION"), api.addr);
     super::shutdown_signal().await;

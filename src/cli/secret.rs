@@ -76,3 +76,29 @@ mod tests {
         assert!(for_distributed(Some("0123456789abcdef0123456789abcdef")).is_ok());
     }
 }
+
+/// `ENCRYPTION_KEY` when set, else the data directory's key (64 hex characters), created if
+/// missing with mode 0600: what seals a single node's integration tokens.
+pub fn encryption_key_for_single_node(env_key: Option<&str>, data_dir: &Path) -> Result<String, CliError> {
+    if let Some(k) = env_key {
+        return Ok(k.to_owned());
+    }
+    let path = data_dir.join("encryption_key");
+    match std::fs::read_to_string(&path) {
+        Ok(k) => return Ok(k.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(CliError::Read { path: path.display().to_string(), source: e }),
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| CliError::Read { path: data_dir.display().to_string(), source: e })?;
+    let key = tandemu_query_api::secrets::SecretBox::generate_hex();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&path).map_err(|e| CliError::Read { path: path.display().to_string(), source: e })?;
+    f.write_all(key.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| CliError::Read { path: path.display().to_string(), source: e })?;
+    Ok(key)
+}

@@ -9,6 +9,7 @@ use tandemu_ingest::{Pipeline, server};
 use tandemu_processor::runner;
 use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_query_api::ApiState;
+use tandemu_query_api::secrets::SecretBox;
 use tandemu_query_api::directory::embedded::EmbeddedDirectory;
 use tokio::sync::watch;
 
@@ -39,6 +40,9 @@ pub struct ServeArgs {
     pub ingest: IngestArgs,
     #[command(flatten)]
     pub runner: RunnerArgs,
+    /// Key sealing integration tokens (32 bytes, hex). Default: one generated in the data directory.
+    #[arg(long, env = "ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -56,7 +60,10 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let directory_file = directory_path(&args.data_dir);
     let directory =
         EmbeddedDirectory::open(&directory_file).map_err(|e| CliError::Usage(format!("directory {}: {e}", directory_file.display())))?;
-    let api = args.api.start(ApiState::new(Arc::new(store.clone()), Arc::new(directory), verifier).with_signing_secret(secret.clone())).await?;
+    let key = super::secret::encryption_key_for_single_node(args.encryption_key.as_deref(), &args.data_dir)?;
+    let sealer = SecretBox::from_hex(&key).map_err(|e| CliError::Usage(e.to_string()))?;
+    let state = ApiState::new(Arc::new(store.clone()), Arc::new(directory), verifier).with_signing_secret(secret.clone()).with_secrets(sealer);
+    let api = args.api.start(state).await?;
 
     // The processor follows the log from the group's committed offset; it stops after ingest
     // has answered its last request and has written everything acknowledged by then.

@@ -11,12 +11,13 @@ use tandemu_ingest::log::BoxFuture;
 use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
-use super::{Directory, DirectoryError, Member, Org, Team};
+use super::{Directory, DirectoryError, Integration, Member, Org, Team};
 
 const ORGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("organizations");
 const MEMBERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memberships");
 const TEAMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("teams");
 const REVOKED: TableDefinition<&[u8], u64> = TableDefinition::new("revoked_tokens");
+const INTEGRATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("integrations");
 
 #[derive(Clone)]
 pub struct EmbeddedDirectory {
@@ -57,6 +58,7 @@ impl EmbeddedDirectory {
         tx.open_table(MEMBERS).map_err(err)?;
         tx.open_table(TEAMS).map_err(err)?;
         tx.open_table(REVOKED).map_err(err)?;
+        tx.open_table(INTEGRATIONS).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -117,7 +119,7 @@ impl Directory for EmbeddedDirectory {
             {
                 let mut orgs = tx.open_table(ORGS).map_err(err)?;
                 existed = orgs.remove(key(tenant, Uuid::nil()).as_slice()).map_err(err)?.is_some();
-                for table in [MEMBERS, TEAMS] {
+                for table in [MEMBERS, TEAMS, INTEGRATIONS] {
                     let mut t = tx.open_table(table).map_err(err)?;
                     t.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false).map_err(err)?;
                 }
@@ -234,6 +236,45 @@ impl Directory for EmbeddedDirectory {
         Box::pin(self.blocking(move |db| {
             let tx = db.begin_write().map_err(err)?;
             let existed = tx.open_table(TEAMS).map_err(err)?.remove(key(tenant, team).as_slice()).map_err(err)?.is_some();
+            tx.commit().map_err(err)?;
+            Ok(existed)
+        }))
+    }
+
+    fn put_integration<'a>(&'a self, tenant: TenantId, i: &'a Integration) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        let i = i.clone();
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            {
+                if tx.open_table(ORGS).map_err(err)?.get(key(tenant, Uuid::nil()).as_slice()).map_err(err)?.is_none() {
+                    return Err(DirectoryError::Invalid(format!("organization {tenant} does not exist")));
+                }
+                let mut t = tx.open_table(INTEGRATIONS).map_err(err)?;
+                let (lo, hi) = range(tenant);
+                for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
+                    let other: Integration = dec(item.map_err(err)?.1.value())?;
+                    if other.provider == i.provider && other.scope == i.scope {
+                        return Err(DirectoryError::Conflict(format!("a {} integration for scope {:?} exists already", i.provider, i.scope)));
+                    }
+                }
+                t.insert(key(tenant, i.id).as_slice(), enc(&i)?.as_slice()).map_err(err)?;
+            }
+            tx.commit().map_err(err)
+        }))
+    }
+
+    fn integrations(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Integration>, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let mut v: Vec<Integration> = Self::list(db, INTEGRATIONS, tenant)?;
+            v.sort_by(|a, b| (&a.provider, &a.scope).cmp(&(&b.provider, &b.scope)));
+            Ok(v)
+        }))
+    }
+
+    fn delete_integration(&self, tenant: TenantId, id: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            let existed = tx.open_table(INTEGRATIONS).map_err(err)?.remove(key(tenant, id).as_slice()).map_err(err)?.is_some();
             tx.commit().map_err(err)?;
             Ok(existed)
         }))

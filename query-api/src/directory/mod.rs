@@ -48,6 +48,21 @@ pub struct Team {
     pub members: Vec<Uuid>,
 }
 
+/// An integration of an organization (Jira, Linear, GitHub, …). The token is stored sealed
+/// (`nonce`, `cipher`: see `secrets.rs`) and never returned by the API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integration {
+    pub id: Uuid,
+    pub provider: String,
+    pub scope: String,
+    pub created_by: Uuid,
+    pub nonce: Vec<u8>,
+    pub cipher: Vec<u8>,
+}
+
+/// The providers an integration may be for (the PostgreSQL table checks the same list).
+pub const PROVIDERS: &[&str] = &["jira", "linear", "github", "gitlab", "slack"];
+
 mod role_serde {
     use serde::{Deserialize, Deserializer, Serializer};
     use tandemu_ingest::auth::Role;
@@ -89,6 +104,11 @@ pub trait Directory: Send + Sync + 'static {
     /// Creates a team or replaces its name and members (who must be members of the org).
     fn put_team<'a>(&'a self, tenant: TenantId, team: &'a Team) -> BoxFuture<'a, Result<(), DirectoryError>>;
     fn delete_team(&self, tenant: TenantId, team: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
+
+    /// Adds an integration; `Conflict` when the organization has one for that provider and scope.
+    fn put_integration<'a>(&'a self, tenant: TenantId, integration: &'a Integration) -> BoxFuture<'a, Result<(), DirectoryError>>;
+    fn integrations(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Integration>, DirectoryError>>;
+    fn delete_integration(&self, tenant: TenantId, id: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
 
     /// Revokes a token by its `jti` until `expires_unix` (when it would have expired anyway).
     fn revoke_token(&self, tenant: TenantId, jti: Uuid, expires_unix: u64, by: Uuid) -> BoxFuture<'_, Result<(), DirectoryError>>;

@@ -10,7 +10,7 @@ use tandemu_ingest::log::BoxFuture;
 use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
-use super::{Directory, DirectoryError, Member, Org, Team, parse_role};
+use super::{Directory, DirectoryError, Integration, Member, Org, Team, parse_role};
 use crate::roles::role_name;
 
 /// The PostgreSQL migrations, embedded at build time from `migrations/`.
@@ -226,6 +226,61 @@ impl Directory for PostgresDirectory {
         Box::pin(async move {
             let mut tx = self.tx(tenant).await?;
             let n = sqlx::query("DELETE FROM teams WHERE id = $1").bind(team).execute(&mut *tx).await.map_err(err)?.rows_affected();
+            tx.commit().await.map_err(err)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn put_integration<'a>(&'a self, tenant: TenantId, i: &'a Integration) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            sqlx::query(
+                "INSERT INTO integrations (org_id, id, provider, scope, token_nonce, token_cipher, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(i.id)
+            .bind(&i.provider)
+            .bind(&i.scope)
+            .bind(&i.nonce)
+            .bind(&i.cipher)
+            .bind(i.created_by)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match err(e) {
+                DirectoryError::Conflict(_) => DirectoryError::Conflict(format!("a {} integration for scope {:?} exists already", i.provider, i.scope)),
+                other => other,
+            })?;
+            tx.commit().await.map_err(err)
+        })
+    }
+
+    fn integrations(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Integration>, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let rows = sqlx::query("SELECT id, provider, scope, created_by, token_nonce, token_cipher FROM integrations ORDER BY provider, scope")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Integration {
+                        id: r.try_get("id").map_err(err)?,
+                        provider: r.try_get("provider").map_err(err)?,
+                        scope: r.try_get("scope").map_err(err)?,
+                        created_by: r.try_get("created_by").map_err(err)?,
+                        nonce: r.try_get("token_nonce").map_err(err)?,
+                        cipher: r.try_get("token_cipher").map_err(err)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn delete_integration(&self, tenant: TenantId, id: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let n = sqlx::query("DELETE FROM integrations WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(err)?.rows_affected();
             tx.commit().await.map_err(err)?;
             Ok(n > 0)
         })
