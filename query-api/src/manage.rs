@@ -12,7 +12,7 @@ use tandemu_ingest::auth::{self, Role};
 use uuid::Uuid;
 
 use crate::caller::Caller;
-use crate::directory::{Integration, Member, PROVIDERS, Team, parse_role};
+use crate::directory::{Integration, Member, Org, PROVIDERS, Team, parse_role};
 use crate::error::ApiError;
 use crate::roles::{Permission, require, role_name};
 use crate::router::ApiState;
@@ -46,6 +46,37 @@ pub async fn get_org(State(st): State<ApiState>, caller: Caller) -> Answer {
     require(&caller, Permission::Dashboard)?;
     let org = st.directory.org(caller.tenant).await?.ok_or_else(|| ApiError::NotFound("this organization is not set up in the directory (tandemu setup)".into()))?;
     Ok(Json(json!({"id": org.id, "name": org.name, "your_role": role_name(caller.role)})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrgBody {
+    pub name: String,
+    /// The first owner's email (the caller).
+    pub email: String,
+}
+
+/// `POST /v1/org`: registers the caller's organization in the directory, with the caller as its
+/// first owner (the first-run flow of `tandemu setup`). Only with an owner token, and only once.
+pub async fn create_org(State(st): State<ApiState>, caller: Caller, ApiJson(body): ApiJson<CreateOrgBody>) -> Answer {
+    if caller.role != Role::Owner {
+        return Err(ApiError::Forbidden(format!("only an owner token registers its organization; your role is {}", role_name(caller.role))));
+    }
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::BadRequest("name: 1 to 200 characters".into()));
+    }
+    if !body.email.contains('@') {
+        return Err(ApiError::BadRequest("email: expected an email address".into()));
+    }
+    if st.directory.org(caller.tenant).await?.is_some() {
+        return Err(ApiError::Conflict("this organization is registered already".into()));
+    }
+    let org = Org { id: *caller.tenant.as_uuid(), name: name.to_owned() };
+    let owner = Member { user: *caller.user.as_uuid(), email: body.email.trim().to_owned(), role: Role::Owner };
+    st.directory.create_org(&org, &owner).await?;
+    st.checks.clear();
+    Ok((StatusCode::CREATED, Json(json!({"id": org.id, "name": org.name, "owner": member_json(&owner)}))).into_response())
 }
 
 /// `DELETE /v1/org`: owners only.

@@ -16,6 +16,7 @@ pub struct Endpoint {
 /// same list (`router.rs`); the test `openapi_matches_the_routes…` calls every one.
 pub const MANAGEMENT: &[(&str, &str, &str, &str)] = &[
     ("get", "/v1/org", "The caller's organization and role", "every role"),
+    ("post", "/v1/org", "Register the token's organization with the caller as first owner (body: name, email)", "an owner token, once"),
     ("delete", "/v1/org", "Delete the organization and its tenancy data", "owners"),
     ("get", "/v1/members", "Members and their roles", "every role"),
     ("put", "/v1/members/{user}", "Add a member or change a role (body: email, role)", "owners and admins; only owners make owners"),

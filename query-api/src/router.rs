@@ -66,7 +66,7 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
     }
     let doc = Arc::new(openapi::document(&aggregate_routes().into_iter().map(|(e, _)| e).collect::<Vec<_>>()));
     let app = app
-        .route("/v1/org", get(manage::get_org).delete(manage::delete_org))
+        .route("/v1/org", get(manage::get_org).post(manage::create_org).delete(manage::delete_org))
         .route("/v1/members", get(manage::list_members))
         .route("/v1/members/{user}", put(manage::put_member).delete(manage::delete_member))
         .route("/v1/teams", get(manage::list_teams).post(manage::create_team))

@@ -10,6 +10,7 @@ mod query_api_cmd;
 mod replay;
 mod secret;
 mod serve;
+mod setup;
 mod store_args;
 mod token;
 
@@ -43,6 +44,9 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Rebuild the single node's projections from its event log (stop `serve` first).
     Replay(replay::ReplayArgs),
+    /// First run of a single node: create the organization and its owner, issue the owner's
+    /// token, and print (or merge into ~/.claude/settings.json) the Claude Code settings.
+    Setup(setup::SetupArgs),
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -70,6 +74,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Token(cmd) => token::run(cmd),
+        Command::Setup(args) => runtime()?.block_on(setup::run(args)),
         Command::Serve(args) => runtime()?.block_on(serve::run(args)),
         Command::Ingest(args) => runtime()?.block_on(ingest_cmd::run(args)),
         Command::Process(args) => runtime()?.block_on(process::run(args)),
