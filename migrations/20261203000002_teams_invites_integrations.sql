@@ -59,8 +59,10 @@ CREATE TABLE retention_settings (
     PRIMARY KEY (org_id, table_name)
 );
 
+-- No foreign key: a revocation outlives its organization (a deleted organization's tokens stay
+-- refused), and tokens of an organization not registered yet can be revoked too.
 CREATE TABLE revoked_tokens (
-    org_id     uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    org_id     uuid NOT NULL,
     jti        uuid NOT NULL,
     -- When the token would have expired anyway: the row can go after that.
     expires_at timestamptz NOT NULL,

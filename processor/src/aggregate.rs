@@ -121,21 +121,21 @@ impl SessionAcc {
             row.end_ms = row.end_ms.max(f.time_ms);
             self.timed = true;
         }
-        row.active_time_ms += f.active_time_ms;
-        row.prompts += f.prompts as u64;
-        row.api_requests += f.api_requests as u64;
-        row.api_errors += f.api_errors as u64;
-        row.input_tokens += f.input_tokens;
-        row.output_tokens += f.output_tokens;
-        row.cache_read_tokens += f.cache_read_tokens;
-        row.cache_creation_tokens += f.cache_creation_tokens;
+        row.active_time_ms = row.active_time_ms.saturating_add(f.active_time_ms);
+        row.prompts = row.prompts.saturating_add(f.prompts as u64);
+        row.api_requests = row.api_requests.saturating_add(f.api_requests as u64);
+        row.api_errors = row.api_errors.saturating_add(f.api_errors as u64);
+        row.input_tokens = row.input_tokens.saturating_add(f.input_tokens);
+        row.output_tokens = row.output_tokens.saturating_add(f.output_tokens);
+        row.cache_read_tokens = row.cache_read_tokens.saturating_add(f.cache_read_tokens);
+        row.cache_creation_tokens = row.cache_creation_tokens.saturating_add(f.cache_creation_tokens);
         row.cost_usd += f.cost_usd;
-        row.lines_added += f.lines_added;
-        row.lines_removed += f.lines_removed;
-        row.tool_calls += f.tool_calls as u64;
-        row.tool_failures += f.tool_failures as u64;
-        row.commits += f.commits as u64;
-        row.pull_requests += f.pull_requests as u64;
+        row.lines_added = row.lines_added.saturating_add(f.lines_added);
+        row.lines_removed = row.lines_removed.saturating_add(f.lines_removed);
+        row.tool_calls = row.tool_calls.saturating_add(f.tool_calls as u64);
+        row.tool_failures = row.tool_failures.saturating_add(f.tool_failures as u64);
+        row.commits = row.commits.saturating_add(f.commits as u64);
+        row.pull_requests = row.pull_requests.saturating_add(f.pull_requests as u64);
         if !f.model.is_empty() && !self.models.contains(&f.model) {
             self.models.insert(f.model.clone());
         }
@@ -149,21 +149,21 @@ impl SessionAcc {
             row.end_ms = row.end_ms.max(o.end_ms);
             self.timed = true;
         }
-        row.active_time_ms += o.active_time_ms;
-        row.prompts += o.prompts;
-        row.api_requests += o.api_requests;
-        row.api_errors += o.api_errors;
-        row.input_tokens += o.input_tokens;
-        row.output_tokens += o.output_tokens;
-        row.cache_read_tokens += o.cache_read_tokens;
-        row.cache_creation_tokens += o.cache_creation_tokens;
+        row.active_time_ms = row.active_time_ms.saturating_add(o.active_time_ms);
+        row.prompts = row.prompts.saturating_add(o.prompts);
+        row.api_requests = row.api_requests.saturating_add(o.api_requests);
+        row.api_errors = row.api_errors.saturating_add(o.api_errors);
+        row.input_tokens = row.input_tokens.saturating_add(o.input_tokens);
+        row.output_tokens = row.output_tokens.saturating_add(o.output_tokens);
+        row.cache_read_tokens = row.cache_read_tokens.saturating_add(o.cache_read_tokens);
+        row.cache_creation_tokens = row.cache_creation_tokens.saturating_add(o.cache_creation_tokens);
         row.cost_usd += o.cost_usd;
-        row.lines_added += o.lines_added;
-        row.lines_removed += o.lines_removed;
-        row.tool_calls += o.tool_calls;
-        row.tool_failures += o.tool_failures;
-        row.commits += o.commits;
-        row.pull_requests += o.pull_requests;
+        row.lines_added = row.lines_added.saturating_add(o.lines_added);
+        row.lines_removed = row.lines_removed.saturating_add(o.lines_removed);
+        row.tool_calls = row.tool_calls.saturating_add(o.tool_calls);
+        row.tool_failures = row.tool_failures.saturating_add(o.tool_failures);
+        row.commits = row.commits.saturating_add(o.commits);
+        row.pull_requests = row.pull_requests.saturating_add(o.pull_requests);
         self.models.extend(other.models);
     }
 
@@ -229,9 +229,9 @@ pub fn tool_usage(calls: &[ToolCallFact]) -> Vec<ToolUsageRow> {
             tool: c.tool.clone(),
             ..Default::default()
         });
-        row.calls += 1;
-        row.failures += (!c.success) as u64;
-        row.duration_sum_ms += c.duration_ms;
+        row.calls = row.calls.saturating_add(1);
+        row.failures = row.failures.saturating_add((!c.success) as u64);
+        row.duration_sum_ms = row.duration_sum_ms.saturating_add(c.duration_ms);
         row.duration_max_ms = row.duration_max_ms.max(c.duration_ms);
     }
     by.into_values().collect()
@@ -250,13 +250,13 @@ impl DailyUsageRow {
 
     pub fn add(&mut self, f: &SessionFact) {
         self.cost_usd += f.cost_usd;
-        self.input_tokens += f.input_tokens;
-        self.output_tokens += f.output_tokens;
-        self.cache_read_tokens += f.cache_read_tokens;
-        self.cache_creation_tokens += f.cache_creation_tokens;
-        self.lines_added += f.lines_added;
-        self.lines_removed += f.lines_removed;
-        self.commits += f.commits as u64;
+        self.input_tokens = self.input_tokens.saturating_add(f.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(f.output_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(f.cache_read_tokens);
+        self.cache_creation_tokens = self.cache_creation_tokens.saturating_add(f.cache_creation_tokens);
+        self.lines_added = self.lines_added.saturating_add(f.lines_added);
+        self.lines_removed = self.lines_removed.saturating_add(f.lines_removed);
+        self.commits = self.commits.saturating_add(f.commits as u64);
     }
 }
 
@@ -264,13 +264,13 @@ impl DailyUsageRow {
     /// Adds another row of the same key.
     pub fn merge(&mut self, o: &DailyUsageRow) {
         self.cost_usd += o.cost_usd;
-        self.input_tokens += o.input_tokens;
-        self.output_tokens += o.output_tokens;
-        self.cache_read_tokens += o.cache_read_tokens;
-        self.cache_creation_tokens += o.cache_creation_tokens;
-        self.lines_added += o.lines_added;
-        self.lines_removed += o.lines_removed;
-        self.commits += o.commits;
+        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
+        self.cache_creation_tokens = self.cache_creation_tokens.saturating_add(o.cache_creation_tokens);
+        self.lines_added = self.lines_added.saturating_add(o.lines_added);
+        self.lines_removed = self.lines_removed.saturating_add(o.lines_removed);
+        self.commits = self.commits.saturating_add(o.commits);
     }
 }
 
@@ -312,7 +312,7 @@ pub fn loops(calls: &[ToolCallFact]) -> Vec<FrictionLoop> {
             first_ms: c.time_ms,
             last_ms: c.time_ms,
         });
-        run.failures += 1;
+        run.failures = run.failures.saturating_add(1);
         run.last_ms = c.time_ms;
     }
     for run in runs.into_values() {

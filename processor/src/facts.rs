@@ -197,6 +197,15 @@ fn series_key(ev: &Event, p: &MetricPoint) -> String {
     )
 }
 
+/// The largest count, cost or duration one point may add. Client values are untrusted: a huge
+/// or negative one must not wrap a sum or panic an aggregate, and no real point comes near this.
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+
+/// A metric delta as a count: rounded, negative or not-a-number as 0, capped at [`MAX_COUNT`].
+fn count(delta: f64) -> u64 {
+    if delta.is_finite() && delta > 0.0 { (delta.round() as u64).min(MAX_COUNT) } else { 0 }
+}
+
 fn ms(nanos: u64) -> i64 {
     (nanos / 1_000_000) as i64
 }
@@ -270,7 +279,7 @@ pub fn facts_of(events: &[Event], series: &mut SeriesState) -> Facts {
                     time_ms: ms(ev.time_unix_nano),
                     tool: t.tool_name.clone().unwrap_or_default(),
                     success: !failed,
-                    duration_ms: t.duration_ms.unwrap_or_default(),
+                    duration_ms: t.duration_ms.unwrap_or_default().min(MAX_COUNT),
                     file_path: t.file_path.clone().unwrap_or_default(),
                     error_type: t.error_type.clone().unwrap_or_default(),
                 });
@@ -284,20 +293,20 @@ pub fn facts_of(events: &[Event], series: &mut SeriesState) -> Facts {
                 match p.metric() {
                     MetricKind::LinesOfCode => {
                         match p.r#type.as_deref() {
-                            Some("added") => f.lines_added = delta.round() as u64,
-                            Some("removed") => f.lines_removed = delta.round() as u64,
+                            Some("added") => f.lines_added = count(delta),
+                            Some("removed") => f.lines_removed = count(delta),
                             _ => continue,
                         }
                         f.model = p.model.clone().unwrap_or_default();
                     }
-                    MetricKind::CommitCount => f.commits = delta.round() as u32,
-                    MetricKind::PullRequestCount => f.pull_requests = delta.round() as u32,
+                    MetricKind::CommitCount => f.commits = count(delta).min(u32::MAX as u64) as u32,
+                    MetricKind::PullRequestCount => f.pull_requests = count(delta).min(u32::MAX as u64) as u32,
                     MetricKind::CostUsage => {
-                        f.cost_usd = delta;
+                        f.cost_usd = if delta.is_finite() { delta.clamp(0.0, MAX_COUNT as f64) } else { 0.0 };
                         f.model = p.model.clone().unwrap_or_default();
                     }
                     MetricKind::TokenUsage => {
-                        let n = delta.round() as u64;
+                        let n = count(delta);
                         match p.r#type.as_deref() {
                             Some("input") => f.input_tokens = n,
                             Some("output") => f.output_tokens = n,
@@ -307,7 +316,7 @@ pub fn facts_of(events: &[Event], series: &mut SeriesState) -> Facts {
                         }
                         f.model = p.model.clone().unwrap_or_default();
                     }
-                    MetricKind::ActiveTime => f.active_time_ms = (delta * 1000.0).round() as u64,
+                    MetricKind::ActiveTime => f.active_time_ms = count(delta * 1000.0),
                     // Counted elsewhere (session starts from events, decisions from logs).
                     MetricKind::SessionCount | MetricKind::CodeEditToolDecision | MetricKind::Unspecified => continue,
                 }
@@ -391,6 +400,15 @@ mod tests {
         assert_eq!(d(30, 25, 1.0), Some(1.0), "a new start time is a reset");
         assert_eq!(d(40, 25, 0.5), Some(0.5), "a value that went down is a reset too");
         assert_eq!(d(5, 1, 9.0), None, "a point of the series before the reset");
+    }
+
+    #[test]
+    fn huge_negative_and_nan_values_count_as_capped_or_nothing() {
+        assert_eq!(count(1e25), MAX_COUNT);
+        assert_eq!(count(-5.0), 0);
+        assert_eq!(count(f64::NAN), 0);
+        assert_eq!(count(f64::INFINITY), 0);
+        assert_eq!(count(2.4), 2);
     }
 
     #[test]

@@ -90,8 +90,11 @@ pub async fn process_records<S: ProjectionStore + ?Sized>(
     }
     let mut next_series = series.clone();
     let facts = facts_of(&events, &mut next_series);
+    // Age is measured from the newest point seen, but never from later than now: one client's
+    // point from the future must not make every real series look old (and be forgotten).
     if let Some(newest) = next_series.newest() {
-        next_series.prune(newest, SERIES_MAX_AGE_NANOS);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(u64::MAX);
+        next_series.prune(newest.min(now), SERIES_MAX_AGE_NANOS);
     }
     // Offsets alone do not name a batch (a new embedded log starts at 0 again, a topic can be
     // re-created): the digest of the records makes the key unique to this content, so the store
@@ -305,8 +308,10 @@ fn report_kafka_lag(consumer: &StreamConsumer, topic: &str, committed: &TopicPar
 /// Rebuilds every projection from the embedded log, from `from` on: forgets the store's facts,
 /// replays, and leaves the group's offset at the log's end. Returns the records replayed.
 pub async fn replay_embedded<S: ProjectionStore + ?Sized>(log: &EmbeddedLog, store: &S, cfg: &RunnerConfig, from: u64) -> Result<u64, ProcessError> {
-    store.reset().await?;
+    // Rewind first: a crash between the two then re-processes everything onto the old facts
+    // (harmless, idempotent) instead of resuming past facts that were just forgotten.
     log.commit(&cfg.group, from).map_err(|e| ProcessError::Log(e.to_string()))?;
+    store.reset().await?;
     let (_tx, rx) = watch::channel(false);
     run_embedded(log, store, cfg, rx, true).await
 }

@@ -206,20 +206,20 @@ pub async fn sessions_summary(State(st): State<ApiState>, caller: Caller, header
         }
         for key in sc.keys(group, s.user, || if group == "day" { day_of(s.start_ms) } else { s.user.to_string() }) {
         let g = by.entry(key).or_default();
-        g.sessions += 1;
-        g.duration_ms += s.duration_ms;
-        g.active_time_ms += s.active_time_ms;
-        g.prompts += s.prompts;
-        g.api_requests += s.api_requests;
-        g.api_errors += s.api_errors;
-        g.input_tokens += s.input_tokens;
-        g.output_tokens += s.output_tokens;
+        g.sessions = g.sessions.saturating_add(1);
+        g.duration_ms = g.duration_ms.saturating_add(s.duration_ms);
+        g.active_time_ms = g.active_time_ms.saturating_add(s.active_time_ms);
+        g.prompts = g.prompts.saturating_add(s.prompts);
+        g.api_requests = g.api_requests.saturating_add(s.api_requests);
+        g.api_errors = g.api_errors.saturating_add(s.api_errors);
+        g.input_tokens = g.input_tokens.saturating_add(s.input_tokens);
+        g.output_tokens = g.output_tokens.saturating_add(s.output_tokens);
         g.cost_usd += s.cost_usd;
-        g.lines_added += s.lines_added;
-        g.lines_removed += s.lines_removed;
-        g.tool_calls += s.tool_calls;
-        g.tool_failures += s.tool_failures;
-        g.commits += s.commits;
+        g.lines_added = g.lines_added.saturating_add(s.lines_added);
+        g.lines_removed = g.lines_removed.saturating_add(s.lines_removed);
+        g.tool_calls = g.tool_calls.saturating_add(s.tool_calls);
+        g.tool_failures = g.tool_failures.saturating_add(s.tool_failures);
+        g.commits = g.commits.saturating_add(s.commits);
         }
     }
     let mut t = Table::new(&[
@@ -281,7 +281,7 @@ pub async fn friction(State(st): State<ApiState>, caller: Caller, headers: Heade
             _ => f.user.to_string(),
         };
         let g = by.entry(key).or_default();
-        g.0 += 1;
+        g.0 = g.0.saturating_add(1);
         g.1.insert(f.session);
         g.2.insert(f.user.to_string());
     }
@@ -346,13 +346,13 @@ pub async fn completion(State(st): State<ApiState>, caller: Caller, headers: Hea
         }
         for key in sc.keys(group, task.user, || if group == "day" { day_of(at) } else { task.user.to_string() }) {
         let g = by.entry(key).or_default();
-        g.tasks += 1;
-        g.finished += task.finished_ms.is_some() as u64;
+        g.tasks = g.tasks.saturating_add(1);
+        g.finished = g.finished.saturating_add(task.finished_ms.is_some() as u64);
         g.cycles.extend(task.cycle_time_ms);
-        g.commits += task.commits;
-        g.ai_lines += task.ai_lines;
-        g.manual_lines += task.manual_lines;
-        g.files_changed += task.files_changed;
+        g.commits = g.commits.saturating_add(task.commits);
+        g.ai_lines = g.ai_lines.saturating_add(task.ai_lines);
+        g.manual_lines = g.manual_lines.saturating_add(task.manual_lines);
+        g.files_changed = g.files_changed.saturating_add(task.files_changed);
         }
     }
     let mut t = Table::new(&[
@@ -393,8 +393,8 @@ pub async fn tools(State(st): State<ApiState>, caller: Caller, headers: HeaderMa
             continue;
         }
         let g = by.entry(c.tool).or_default();
-        g.0 += (!c.success) as u64;
-        g.1.push(c.duration_ms as i64);
+        g.0 = g.0.saturating_add((!c.success) as u64);
+        g.1.push(i64::try_from(c.duration_ms).unwrap_or(i64::MAX));
     }
     let mut t = Table::new(&[
         ("tool", Kind::Text),
@@ -407,7 +407,7 @@ pub async fn tools(State(st): State<ApiState>, caller: Caller, headers: HeaderMa
     for (tool, (failures, mut durations)) in by {
         durations.sort_unstable();
         let calls = durations.len() as u64;
-        let mean = durations.iter().sum::<i64>() as f64 / calls.max(1) as f64;
+        let mean = durations.iter().map(|d| *d as f64).sum::<f64>() / calls.max(1) as f64;
         t.push(vec![
             tool.into(),
             calls.into(),
@@ -430,14 +430,14 @@ pub async fn lines(State(st): State<ApiState>, caller: Caller, headers: HeaderMa
     for d in daily(&st, &caller, &sc).await? {
         for key in sc.keys(group, d.user, || key_of(group, &d)) {
             let g = by.entry(key).or_default();
-            g.0 += d.lines_added;
-            g.1 += d.lines_removed;
-            g.2 += d.commits;
+            g.0 = g.0.saturating_add(d.lines_added);
+            g.1 = g.1.saturating_add(d.lines_removed);
+            g.2 = g.2.saturating_add(d.commits);
         }
     }
     let mut t = Table::new(&[("key", Kind::Text), ("lines_added", Kind::UInt), ("lines_removed", Kind::UInt), ("commits", Kind::UInt)]);
     for (key, (added, removed, commits)) in by {
-        if added + removed + commits > 0 {
+        if added > 0 || removed > 0 || commits > 0 {
             t.push(vec![key.into(), added.into(), removed.into(), commits.into()]);
         }
     }
@@ -459,16 +459,16 @@ pub async fn cost(State(st): State<ApiState>, caller: Caller, headers: HeaderMap
     }
     let mut by: BTreeMap<String, G> = BTreeMap::new();
     for d in daily(&st, &caller, &sc).await? {
-        if d.cost_usd == 0.0 && d.input_tokens + d.output_tokens + d.cache_read_tokens + d.cache_creation_tokens == 0 {
+        if d.cost_usd == 0.0 && d.input_tokens == 0 && d.output_tokens == 0 && d.cache_read_tokens == 0 && d.cache_creation_tokens == 0 {
             continue;
         }
         for key in sc.keys(group, d.user, || key_of(group, &d)) {
             let g = by.entry(key).or_default();
             g.cost += d.cost_usd;
-            g.input += d.input_tokens;
-            g.output += d.output_tokens;
-            g.cache_read += d.cache_read_tokens;
-            g.cache_creation += d.cache_creation_tokens;
+            g.input = g.input.saturating_add(d.input_tokens);
+            g.output = g.output.saturating_add(d.output_tokens);
+            g.cache_read = g.cache_read.saturating_add(d.cache_read_tokens);
+            g.cache_creation = g.cache_creation.saturating_add(d.cache_creation_tokens);
         }
     }
     let mut t = Table::new(&[

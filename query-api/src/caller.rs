@@ -22,6 +22,10 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::router::ApiState;
 
+/// The `jti` under which a deleted organization is recorded as revoked: every token of it is
+/// refused from then on, so a deleted organization cannot be re-registered or read.
+pub const ORG_DELETED: Uuid = Uuid::nil();
+
 /// How long a membership or revocation answer is trusted.
 pub const RECHECK: Duration = Duration::from_secs(10);
 
@@ -80,7 +84,9 @@ impl FromRequestParts<ApiState> for Caller {
         let verdict = match state.checks.get(key) {
             Some(v) => v,
             None => {
-                let v = if state.directory.is_revoked(stamp.tenant, claims.jti).await? {
+                let v = if state.directory.is_revoked(stamp.tenant, claims.jti).await?
+                    || state.directory.is_revoked(stamp.tenant, ORG_DELETED).await?
+                {
                     Verdict::Revoked
                 } else if state.directory.org(stamp.tenant).await?.is_none() {
                     Verdict::Allowed(claims.role)

@@ -85,6 +85,8 @@ pub async fn delete_org(State(st): State<ApiState>, caller: Caller) -> Answer {
     if !st.directory.delete_org(caller.tenant).await? {
         return Err(ApiError::NotFound("no such organization".into()));
     }
+    // Every token of the organization is refused from now on (revocations outlive it).
+    st.directory.revoke_token(caller.tenant, crate::caller::ORG_DELETED, 253_402_300_799, *caller.user.as_uuid()).await?;
     st.checks.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -207,6 +209,10 @@ pub async fn issue_token(State(st): State<ApiState>, caller: Caller, ApiJson(bod
         return Err(ApiError::BadRequest("ttl_days: expected 1 to 365".into()));
     }
     let member = st.directory.member(caller.tenant, body.user).await?.ok_or_else(|| ApiError::BadRequest(format!("user {} is not a member of this organization", body.user)))?;
+    // A token carries its member's role: an admin minting an owner's would become an owner.
+    if member.role == Role::Owner && caller.role != Role::Owner {
+        return Err(ApiError::Forbidden("only owners may issue a token for an owner".into()));
+    }
     let claims = auth::claims_for(*caller.tenant.as_uuid(), member.user, member.role, std::time::Duration::from_secs(ttl_days * 86_400));
     let token = auth::issue_hs256(secret, &claims).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((StatusCode::CREATED, Json(json!({"token": token, "jti": claims.jti, "user": member.user, "role": role_name(member.role), "expires_unix": claims.exp}))).into_response())

@@ -151,6 +151,12 @@ async fn scenario(directory: Arc<dyn Directory>) {
     let (status, _) = api.call(Method::DELETE, &format!("/v1/integrations/{}", stored[0].id), &admin.token, None).await;
     assert_eq!(status, 204);
 
+    // An admin cannot mint an owner's token (it would carry the owner role).
+    let (status, _) = api.call(Method::POST, "/v1/tokens", &admin.token, Some(json!({"user": owner.member.user}))).await;
+    assert_eq!(status, 403, "{kind}: admins do not issue owner tokens");
+    let (status, _) = api.call(Method::POST, "/v1/tokens", &owner.token, Some(json!({"user": owner.member.user}))).await;
+    assert_eq!(status, 201, "{kind}: owners do");
+
     // Only an owner makes an owner; the last owner stays.
     let new = Uuid::new_v4();
     let (status, _) = api.call(Method::PUT, &format!("/v1/members/{new}"), &admin.token, Some(json!({"email": "o@x.invalid", "role": "owner"}))).await;
@@ -190,6 +196,10 @@ async fn scenario(directory: Arc<dyn Directory>) {
     let (status, _) = api.call(Method::DELETE, "/v1/org", &owner.token, None).await;
     assert_eq!(status, 204);
     assert!(directory.org(TenantId(a)).await.unwrap().is_none());
+    let (status, _) = api.call(Method::GET, "/v1/sessions", &owner.token, None).await;
+    assert_eq!(status, 401, "{kind}: a deleted organization's tokens stay refused");
+    let (status, _) = api.call(Method::POST, "/v1/org", &owner.token, Some(json!({"name": "again", "email": "o@x.invalid"}))).await;
+    assert_eq!(status, 401, "{kind}: and it cannot be registered again");
     assert!(directory.org(TenantId(b)).await.unwrap().is_some(), "{kind}: the other organization is untouched");
 }
 

@@ -495,7 +495,9 @@ impl ProjectionStore for ClickHouseStore {
             // The series state last: if anything above failed, the batch is retried with the old
             // state, and the facts it re-derives replace the ones already written.
             let state = serde_json::to_string(batch.series).map_err(|e| StoreError::Rejected(format!("series state: {e}")))?;
-            let state = [StateRow { key: state_key(batch.partition), value: state, version: batch.next_offset }];
+            // Versioned by the clock, not the offset: a new log or re-created topic starts its
+            // offsets at 0 again, and its state must still win over the old one.
+            let state = [StateRow { key: state_key(batch.partition), value: state, version }];
             self.insert::<StateRow>("processor_state", token, &state).await
         })
     }

@@ -123,8 +123,7 @@ impl Directory for EmbeddedDirectory {
                     let mut t = tx.open_table(table).map_err(err)?;
                     t.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false).map_err(err)?;
                 }
-                let mut t = tx.open_table(REVOKED).map_err(err)?;
-                t.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false).map_err(err)?;
+                // Revocations stay: a deleted organization's tokens must not come back to life.
             }
             tx.commit().map_err(err)?;
             Ok(existed)
