@@ -42,10 +42,9 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("hot_path");
     let req = batch_of(200);
-    for (name, enc, body) in [
-        ("batch200_protobuf", Encoding::Protobuf, req.encode_to_vec()),
-        ("batch200_json", Encoding::Json, serde_json::to_vec(&req).unwrap()),
-    ] {
+    for (name, enc, body) in
+        [("batch200_protobuf", Encoding::Protobuf, req.encode_to_vec()), ("batch200_json", Encoding::Json, serde_json::to_vec(&req).unwrap())]
+    {
         group.throughput(Throughput::Elements(200));
         group.bench_function(name, |b| {
             let mut buf = Vec::with_capacity(128 << 10);

@@ -97,13 +97,7 @@ async fn run(args: &Args, url: &str, token: &str) -> Result<(), String> {
                 }
                 let scheduled = start + per_request.mul_f64(i as f64);
                 tokio::time::sleep_until(scheduled.into()).await;
-                let resp = client
-                    .post(&url)
-                    .header("Content-Type", ct)
-                    .header("Authorization", &auth)
-                    .body(bodies[(i % 16) as usize].clone())
-                    .send()
-                    .await;
+                let resp = client.post(&url).header("Content-Type", ct).header("Authorization", &auth).body(bodies[(i % 16) as usize].clone()).send().await;
                 match resp {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
@@ -152,11 +146,7 @@ async fn self_check(args: &Args) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let log = EmbeddedLog::open(EmbeddedLogConfig::new(dir.path())).map_err(|e| e.to_string())?;
     let secret = b"loadgen-self-check-secret-0123456789";
-    let cfg = tandemu_ingest::IngestConfig {
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    };
+    let cfg = tandemu_ingest::IngestConfig { grpc_addr: "127.0.0.1:0".parse().unwrap(), http_addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
     let pipeline = Arc::new(tandemu_ingest::Pipeline::new(Arc::new(log.clone()), Verifier::hs256(secret).unwrap(), cfg));
     let running = tandemu_ingest::server::start(pipeline).await.map_err(|e| e.to_string())?;
     let claims = auth::claims_for(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), Role::Member, Duration::from_secs(600));

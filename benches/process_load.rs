@@ -46,10 +46,7 @@ struct Args {
 fn events(n: usize) -> Vec<Event> {
     let tenant = TenantId(uuid::Uuid::new_v4());
     let users: Vec<UserId> = (0..10).map(|_| UserId(uuid::Uuid::new_v4())).collect();
-    let template: Vec<Event> = fixtures::load("grpc")
-        .iter()
-        .flat_map(|c| c.map(&Stamp { tenant, user: users[0] }).expect("fixture maps").events)
-        .collect();
+    let template: Vec<Event> = fixtures::load("grpc").iter().flat_map(|c| c.map(&Stamp { tenant, user: users[0] }).expect("fixture maps").events).collect();
     (0..n)
         .map(|i| {
             let copy = i / template.len();
@@ -95,11 +92,6 @@ fn main() {
         let done = runner::run_embedded(&log, store.as_ref(), &cfg, rx, true).await.expect("processor runs");
         let secs = started.elapsed().as_secs_f64();
         assert_eq!(done as usize, n, "every event processed");
-        println!(
-            "processed {done} events into {} in {secs:.2} s: {:.0} events/s (batch {})",
-            store.kind(),
-            done as f64 / secs,
-            args.batch
-        );
+        println!("processed {done} events into {} in {secs:.2} s: {:.0} events/s (batch {})", store.kind(), done as f64 / secs, args.batch);
     });
 }

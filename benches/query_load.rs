@@ -46,8 +46,7 @@ fn main() {
         let dir = tempfile::tempdir().expect("temp dir");
         let tenant = TenantId(uuid::Uuid::new_v4());
         let users: Vec<UserId> = (0..10).map(|_| UserId(uuid::Uuid::new_v4())).collect();
-        let template: Vec<Event> =
-            fixtures::load("grpc").iter().flat_map(|c| c.map(&Stamp { tenant, user: users[0] }).expect("fixture").events).collect();
+        let template: Vec<Event> = fixtures::load("grpc").iter().flat_map(|c| c.map(&Stamp { tenant, user: users[0] }).expect("fixture").events).collect();
         let log = EmbeddedLog::open(EmbeddedLogConfig { fsync: false, ..EmbeddedLogConfig::new(dir.path().join("log")) }).expect("log");
         let mut batch = Vec::with_capacity(10_000);
         for i in 0..n {
@@ -85,7 +84,15 @@ fn main() {
         let http = reqwest::Client::new();
         println!("| endpoint | events | requests | p50 ms | p95 ms | max ms |");
         println!("|---|---|---|---|---|---|");
-        for path in ["/v1/sessions/summary?group_by=day", "/v1/sessions/summary?group_by=user", "/v1/completion?group_by=day", "/v1/friction?group_by=file", "/v1/tools", "/v1/cost?group_by=model", "/v1/lines?group_by=day"] {
+        for path in [
+            "/v1/sessions/summary?group_by=day",
+            "/v1/sessions/summary?group_by=user",
+            "/v1/completion?group_by=day",
+            "/v1/friction?group_by=file",
+            "/v1/tools",
+            "/v1/cost?group_by=model",
+            "/v1/lines?group_by=day",
+        ] {
             let mut ms = Vec::with_capacity(requests);
             for _ in 0..requests {
                 let t = Instant::now();

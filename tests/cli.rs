@@ -27,11 +27,7 @@ fn inspect_prints_canonical_events_without_content() {
 
 #[test]
 fn inspect_reads_gzip_protobuf_and_summarizes() {
-    let out = Command::cargo_bin("tandemu")
-        .unwrap()
-        .args(["inspect", "--summary", &fixture("http_protobuf_gzip/http_0002_metrics.pb.gz")])
-        .assert()
-        .success();
+    let out = Command::cargo_bin("tandemu").unwrap().args(["inspect", "--summary", &fixture("http_protobuf_gzip/http_0002_metrics.pb.gz")]).assert().success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(stdout.contains("metrics") && stdout.contains("0 rejected"), "{stdout}");
 }

@@ -75,36 +75,86 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
 
     // Migrate both databases, twice (idempotent).
     for _ in 0..2 {
-        let out = tandemu(&["migrate", "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db, "--database-url", &format!("{base}/{db}")]).output().unwrap();
+        let out =
+            tandemu(&["migrate", "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db, "--database-url", &format!("{base}/{db}")]).output().unwrap();
         assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
     }
     let service = "tandemu_dist_service";
-    psql(&db, &format!("DO $$ BEGIN CREATE ROLE {service} LOGIN NOBYPASSRLS IN ROLE tandemu_app; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"));
+    psql(
+        &db,
+        &format!(
+            "DO $$ BEGIN CREATE ROLE {service} LOGIN NOBYPASSRLS IN ROLE tandemu_app; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ),
+    );
     let service_url = format!("{}/{db}", base.replacen("postgres@", &format!("{service}@"), 1));
 
     // A superuser connection is refused: RLS would not bind it.
-    let out = tandemu(&["query-api", "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db, "--database-url", &format!("{base}/{db}"), "--api-listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+    let out = tandemu(&[
+        "query-api",
+        "--clickhouse-url",
+        &ch_url,
+        "--clickhouse-database",
+        &ch_db,
+        "--database-url",
+        &format!("{base}/{db}"),
+        "--api-listen",
+        "127.0.0.1:0",
+    ])
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("row-level security"), "{}", String::from_utf8_lossy(&out.stderr));
 
     let (grpc, http, api) = (free_port(), free_port(), free_port());
     let mut ingest = spawn(
         "ingest",
-        &["ingest", "--kafka-brokers", &brokers, "--kafka-topic", &topic, "--grpc-listen", &format!("127.0.0.1:{grpc}"), "--http-listen", &format!("127.0.0.1:{http}")],
+        &[
+            "ingest",
+            "--kafka-brokers",
+            &brokers,
+            "--kafka-topic",
+            &topic,
+            "--grpc-listen",
+            &format!("127.0.0.1:{grpc}"),
+            "--http-listen",
+            &format!("127.0.0.1:{http}"),
+        ],
     );
     let _process = spawn(
         "process",
         &[
-            "process", "--kafka-brokers", &brokers, "--kafka-topic", &topic, "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db,
-            "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "partition.assignment.strategy=range,roundrobin",
-            "--listen", "127.0.0.1:0", "--linger", "100ms",
+            "process",
+            "--kafka-brokers",
+            &brokers,
+            "--kafka-topic",
+            &topic,
+            "--clickhouse-url",
+            &ch_url,
+            "--clickhouse-database",
+            &ch_db,
+            "--kafka-option",
+            "session.timeout.ms=6000",
+            "--kafka-option",
+            "partition.assignment.strategy=range,roundrobin",
+            "--listen",
+            "127.0.0.1:0",
+            "--linger",
+            "100ms",
         ],
     );
     let mut query = spawn(
         "query-api",
-        &["query-api", "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db, "--database-url", &service_url, "--api-listen", &format!("127.0.0.1:{api}")],
+        &[
+            "query-api",
+            "--clickhouse-url",
+            &ch_url,
+            "--clickhouse-database",
+            &ch_db,
+            "--database-url",
+            &service_url,
+            "--api-listen",
+            &format!("127.0.0.1:{api}"),
+        ],
     );
     wait_ready(&format!("http://127.0.0.1:{http}/readyz"), "ingest", &mut ingest).await;
     wait_ready(&format!("http://127.0.0.1:{api}/readyz"), "query-api", &mut query).await;
@@ -143,7 +193,8 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
     assert!((session["cost_usd"].as_f64().unwrap() - 0.19677675).abs() < 1e-9);
     // A batch lands table by table in ClickHouse: the tool calls may follow the session rows.
     loop {
-        let tools: serde_json::Value = client.get(format!("http://127.0.0.1:{api}/v1/tools?format=json")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let tools: serde_json::Value =
+            client.get(format!("http://127.0.0.1:{api}/v1/tools?format=json")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
         if tools["data"].as_array().unwrap().len() == 4 {
             assert_eq!(tools["data"][0]["tool"], "Bash");
             assert_eq!((tools["data"][0]["calls"].as_u64(), tools["data"][0]["failures"].as_u64()), (Some(2), Some(1)));

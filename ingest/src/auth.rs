@@ -175,7 +175,11 @@ impl Verifier {
 /// The `alg` a token claims, for an error message (the header is not trusted for anything else).
 fn alg_of(token: &str) -> String {
     use base64_url_decode as d;
-    token.split('.').next().and_then(d).and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+    token
+        .split('.')
+        .next()
+        .and_then(d)
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
         .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_owned))
         .unwrap_or_else(|| "unknown".into())
 }

@@ -7,9 +7,7 @@ use std::time::Instant;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse};
 use tandemu_schemas::otlp::{self, Mapped, Signal};
@@ -28,11 +26,9 @@ pub struct GrpcIngest {
 pub fn routes(pipeline: Arc<Pipeline>) -> tonic::service::Routes {
     let limit = pipeline.config().max_decompressed_bytes;
     let svc = GrpcIngest { pipeline };
-    tonic::service::Routes::new(
-        LogsServiceServer::new(svc.clone()).accept_compressed(CompressionEncoding::Gzip).max_decoding_message_size(limit),
-    )
-    .add_service(MetricsServiceServer::new(svc.clone()).accept_compressed(CompressionEncoding::Gzip).max_decoding_message_size(limit))
-    .add_service(TraceServiceServer::new(svc).accept_compressed(CompressionEncoding::Gzip).max_decoding_message_size(limit))
+    tonic::service::Routes::new(LogsServiceServer::new(svc.clone()).accept_compressed(CompressionEncoding::Gzip).max_decoding_message_size(limit))
+        .add_service(MetricsServiceServer::new(svc.clone()).accept_compressed(CompressionEncoding::Gzip).max_decoding_message_size(limit))
+        .add_service(TraceServiceServer::new(svc).accept_compressed(CompressionEncoding::Gzip).max_decoding_message_size(limit))
 }
 
 impl GrpcIngest {
@@ -59,10 +55,8 @@ impl LogsService for GrpcIngest {
     async fn export(&self, req: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let acc = self.run(Signal::Logs, &req, |r, c| otlp::map_logs(r, &c.stamp())).await?;
         Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: (acc.rejected > 0).then(|| ExportLogsPartialSuccess {
-                rejected_log_records: acc.rejected as i64,
-                error_message: acc.message.unwrap_or_default(),
-            }),
+            partial_success: (acc.rejected > 0)
+                .then(|| ExportLogsPartialSuccess { rejected_log_records: acc.rejected as i64, error_message: acc.message.unwrap_or_default() }),
         }))
     }
 }
@@ -72,10 +66,8 @@ impl MetricsService for GrpcIngest {
     async fn export(&self, req: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         let acc = self.run(Signal::Metrics, &req, |r, c| otlp::map_metrics(r, &c.stamp())).await?;
         Ok(Response::new(ExportMetricsServiceResponse {
-            partial_success: (acc.rejected > 0).then(|| ExportMetricsPartialSuccess {
-                rejected_data_points: acc.rejected as i64,
-                error_message: acc.message.unwrap_or_default(),
-            }),
+            partial_success: (acc.rejected > 0)
+                .then(|| ExportMetricsPartialSuccess { rejected_data_points: acc.rejected as i64, error_message: acc.message.unwrap_or_default() }),
         }))
     }
 }
@@ -85,10 +77,8 @@ impl TraceService for GrpcIngest {
     async fn export(&self, req: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let acc = self.run(Signal::Traces, &req, |r, c| otlp::map_traces(r, &c.stamp())).await?;
         Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: (acc.rejected > 0).then(|| ExportTracePartialSuccess {
-                rejected_spans: acc.rejected as i64,
-                error_message: acc.message.unwrap_or_default(),
-            }),
+            partial_success: (acc.rejected > 0)
+                .then(|| ExportTracePartialSuccess { rejected_spans: acc.rejected as i64, error_message: acc.message.unwrap_or_default() }),
         }))
     }
 }

@@ -79,13 +79,7 @@ async fn export(State(s): State<AppState>, signal: Signal, headers: HeaderMap, b
     }
 }
 
-async fn handle(
-    p: &Pipeline,
-    signal: Signal,
-    headers: &HeaderMap,
-    body: &[u8],
-    encoding: Option<Encoding>,
-) -> Result<Accepted, IngestError> {
+async fn handle(p: &Pipeline, signal: Signal, headers: &HeaderMap, body: &[u8], encoding: Option<Encoding>) -> Result<Accepted, IngestError> {
     // The token first: nothing of an unauthenticated request is even decoded.
     let claims = p.authorize(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
     let encoding = encoding.ok_or_else(|| {
@@ -94,9 +88,9 @@ async fn handle(
     })?;
     let body = match headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::trim) {
         None | Some("") | Some("identity") => std::borrow::Cow::Borrowed(body),
-        Some(e) if e.eq_ignore_ascii_case("gzip") => std::borrow::Cow::Owned(
-            otlp::gunzip_limited(body, p.config().max_decompressed_bytes).map_err(decode_error)?,
-        ),
+        Some(e) if e.eq_ignore_ascii_case("gzip") => {
+            std::borrow::Cow::Owned(otlp::gunzip_limited(body, p.config().max_decompressed_bytes).map_err(decode_error)?)
+        }
         Some(other) => return Err(IngestError::UnsupportedMediaType(format!("Content-Encoding {other:?}; use gzip or none"))),
     };
     let mapped = otlp::decode_and_map(signal, &body, encoding, &claims.stamp()).map_err(decode_error)?;
@@ -132,22 +126,19 @@ fn success(signal: Signal, acc: &Accepted, enc: Encoding) -> Response {
     let (ct, body) = match signal {
         Signal::Logs => body_of(
             &ExportLogsServiceResponse {
-                partial_success: (acc.rejected > 0)
-                    .then(|| ExportLogsPartialSuccess { rejected_log_records: acc.rejected as i64, error_message: msg }),
+                partial_success: (acc.rejected > 0).then(|| ExportLogsPartialSuccess { rejected_log_records: acc.rejected as i64, error_message: msg }),
             },
             enc,
         ),
         Signal::Metrics => body_of(
             &ExportMetricsServiceResponse {
-                partial_success: (acc.rejected > 0)
-                    .then(|| ExportMetricsPartialSuccess { rejected_data_points: acc.rejected as i64, error_message: msg }),
+                partial_success: (acc.rejected > 0).then(|| ExportMetricsPartialSuccess { rejected_data_points: acc.rejected as i64, error_message: msg }),
             },
             enc,
         ),
         Signal::Traces => body_of(
             &ExportTraceServiceResponse {
-                partial_success: (acc.rejected > 0)
-                    .then(|| ExportTracePartialSuccess { rejected_spans: acc.rejected as i64, error_message: msg }),
+                partial_success: (acc.rejected > 0).then(|| ExportTracePartialSuccess { rejected_spans: acc.rejected as i64, error_message: msg }),
             },
             enc,
         ),

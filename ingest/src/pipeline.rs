@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tandemu_schemas::otlp::{Mapped, Signal};
 use tandemu_schemas::TenantId;
+use tandemu_schemas::otlp::{Mapped, Signal};
 
 use crate::auth::{Claims, Verifier};
 use crate::config::IngestConfig;

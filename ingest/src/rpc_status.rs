@@ -42,10 +42,7 @@ pub fn status(code: i32, message: &str, retry: Option<Duration>) -> Status {
     let details = retry
         .map(|d| Any {
             type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
-            value: RetryInfo {
-                retry_delay: Some(ProtoDuration { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 }),
-            }
-            .encode_to_vec(),
+            value: RetryInfo { retry_delay: Some(ProtoDuration { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 }) }.encode_to_vec(),
         })
         .into_iter()
         .collect();

@@ -67,12 +67,9 @@ pub async fn start(pipeline: Arc<Pipeline>) -> std::io::Result<RunningIngest> {
     let mut rx = stopped;
     let grpc = tokio::spawn(async move {
         let incoming = tokio_stream_from(grpc_listener);
-        let serve = tonic::transport::Server::builder()
-            .timeout(cfg.request_timeout)
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(incoming, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            });
+        let serve = tonic::transport::Server::builder().timeout(cfg.request_timeout).add_routes(routes).serve_with_incoming_shutdown(incoming, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "OTLP/gRPC server failed");
         }

@@ -18,9 +18,7 @@ async fn every_capture_over_grpc_lands_in_the_embedded_log() {
     let who = Identity::new();
     let captures: Vec<_> = ["grpc", "http_protobuf", "http_json"].iter().flat_map(|v| fixtures::load(v)).collect();
     for (i, c) in captures.iter().enumerate() {
-        grpc_export(ingest.grpc_addr, c, Some(&who.bearer()), i % 2 == 0)
-            .await
-            .unwrap_or_else(|s| panic!("{}/{}: {s}", c.variant, c.file));
+        grpc_export(ingest.grpc_addr, c, Some(&who.bearer()), i % 2 == 0).await.unwrap_or_else(|s| panic!("{}/{}: {s}", c.variant, c.file));
     }
     let mut ids: Vec<EventId> = log.read(0, usize::MAX).unwrap().into_iter().map(|(_, p)| encoding::decode(&p).unwrap().id).collect();
     ids.sort();

@@ -17,8 +17,7 @@ fn http_captures() -> Vec<Capture> {
 }
 
 fn log_ids(log: &EmbeddedLog) -> Vec<EventId> {
-    let mut ids: Vec<EventId> =
-        log.read(0, usize::MAX).unwrap().into_iter().map(|(_, p)| encoding::decode(&p).expect("decodes").id).collect();
+    let mut ids: Vec<EventId> = log.read(0, usize::MAX).unwrap().into_iter().map(|(_, p)| encoding::decode(&p).expect("decodes").id).collect();
     ids.sort();
     ids
 }
@@ -91,7 +90,8 @@ async fn bad_tokens_get_401_and_nothing_is_written() {
     let mut expired = auth::claims_for(who.org, who.user, Role::Member, Duration::from_secs(60));
     expired.exp = expired.iat - 600;
     let expired = auth::issue_hs256(SECRET, &expired).unwrap();
-    let wrong_key = auth::issue_hs256(b"some-other-secret-some-other-secret", &auth::claims_for(who.org, who.user, Role::Owner, Duration::from_secs(60))).unwrap();
+    let wrong_key =
+        auth::issue_hs256(b"some-other-secret-some-other-secret", &auth::claims_for(who.org, who.user, Role::Owner, Duration::from_secs(60))).unwrap();
     let mut parts: Vec<&str> = who.token.split('.').collect();
     let other = Identity::new();
     let other_payload = other.token.split('.').nth(1).unwrap().to_owned();
@@ -172,13 +172,7 @@ async fn invalid_records_are_reported_as_partial_success_and_the_rest_kept() {
         {"timeUnixNano": "1796325147104000000", "attributes": [
             {"key": "event.name", "value": {"stringValue": "tandemu.task.finished"}}]}
     ]}]}]});
-    let r = reqwest::Client::new()
-        .post(format!("{base}/v1/logs"))
-        .header("Authorization", who.bearer())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = reqwest::Client::new().post(format!("{base}/v1/logs")).header("Authorization", who.bearer()).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let resp: serde_json::Value = r.json().await.unwrap();
     let partial = &resp["partialSuccess"];

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use rdkafka::Message;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::Message;
 use tandemu_ingest::log::{KafkaLog, KafkaLogConfig};
 use tandemu_schemas::fixtures::{self, Capture};
 use tandemu_schemas::{EventId, encoding, testenv};
@@ -108,8 +108,8 @@ async fn captures_reach_the_topic_and_a_stopped_broker_means_retry_then_nothing_
     let broker = Broker::start(free_port());
     let topic = testenv::unique("events");
     create_topic(&broker.brokers(), &topic).await;
-    let log = KafkaLog::connect(KafkaLogConfig { delivery_timeout: Duration::from_secs(3), ..KafkaLogConfig::new(broker.brokers(), &topic) })
-        .expect("producer");
+    let log =
+        KafkaLog::connect(KafkaLogConfig { delivery_timeout: Duration::from_secs(3), ..KafkaLogConfig::new(broker.brokers(), &topic) }).expect("producer");
     let cfg = tandemu_ingest::IngestConfig { request_timeout: Duration::from_secs(8), retry_after: Duration::from_secs(1), ..config() };
     let ingest = start(Arc::new(log), cfg).await;
     let base = format!("http://{}", ingest.http_addr);

@@ -38,13 +38,9 @@ async fn canonical_event_round_trips_through_a_consumer_group() {
     let brokers = testenv::kafka_brokers();
     let topic = testenv::unique("smoke_events");
 
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", &brokers).create().expect("admin client");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", &brokers).create().expect("admin client");
     let created = admin
-        .create_topics(
-            &[NewTopic::new(&topic, 3, TopicReplication::Fixed(1))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
+        .create_topics(&[NewTopic::new(&topic, 3, TopicReplication::Fixed(1))], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
         .await
         .unwrap_or_else(|e| panic!("{}", testenv::unreachable("Kafka broker", &brokers, e)));
     assert!(created.iter().all(|r| r.is_ok()), "create topic: {created:?}");
@@ -77,10 +73,7 @@ async fn canonical_event_round_trips_through_a_consumer_group() {
         .create()
         .expect("consumer");
     consumer.subscribe(&[&topic]).expect("subscribe");
-    let msg = tokio::time::timeout(Duration::from_secs(60), consumer.recv())
-        .await
-        .expect("a message within 60 s")
-        .expect("consume");
+    let msg = tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await.expect("a message within 60 s").expect("consume");
     assert_eq!((msg.partition(), msg.offset()), (partition, offset));
     assert_eq!(msg.key(), Some(key.as_slice()));
     let decoded = encoding::decode(msg.payload().expect("payload")).expect("decodes");

@@ -194,8 +194,7 @@ pub fn friction(facts: &[FrictionFact]) -> Vec<FrictionFact> {
     let mut out: Vec<FrictionFact> = facts
         .iter()
         .filter(|f| {
-            f.source != "span"
-                || !logged.iter().any(|l| l.tenant == f.tenant && l.session == f.session && l.time_ms >= f.time_ms && l.time_ms <= f.end_ms)
+            f.source != "span" || !logged.iter().any(|l| l.tenant == f.tenant && l.session == f.session && l.time_ms >= f.time_ms && l.time_ms <= f.end_ms)
         })
         .cloned()
         .collect();
@@ -377,7 +376,15 @@ mod tests {
     }
 
     fn call(t: i64, tool: &str, file: &str, ok: bool) -> ToolCallFact {
-        ToolCallFact { session: "s".into(), time_ms: t, tool: tool.into(), file_path: file.into(), success: ok, event_id: Uuid::from_u128(t as u128), ..Default::default() }
+        ToolCallFact {
+            session: "s".into(),
+            time_ms: t,
+            tool: tool.into(),
+            file_path: file.into(),
+            success: ok,
+            event_id: Uuid::from_u128(t as u128),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -399,15 +406,37 @@ mod tests {
 
     #[test]
     fn a_span_rejection_inside_a_logged_rejection_counts_once() {
-        let logged = FrictionFact { kind: TOOL_REJECTED.into(), source: "log".into(), session: "s".into(), time_ms: 150, end_ms: 150, event_id: Uuid::from_u128(1), ..Default::default() };
-        let span = FrictionFact { kind: TOOL_REJECTED.into(), source: "span".into(), session: "s".into(), time_ms: 100, end_ms: 200, event_id: Uuid::from_u128(2), ..Default::default() };
+        let logged = FrictionFact {
+            kind: TOOL_REJECTED.into(),
+            source: "log".into(),
+            session: "s".into(),
+            time_ms: 150,
+            end_ms: 150,
+            event_id: Uuid::from_u128(1),
+            ..Default::default()
+        };
+        let span = FrictionFact {
+            kind: TOOL_REJECTED.into(),
+            source: "span".into(),
+            session: "s".into(),
+            time_ms: 100,
+            end_ms: 200,
+            event_id: Uuid::from_u128(2),
+            ..Default::default()
+        };
         let lone = FrictionFact { time_ms: 500, end_ms: 600, event_id: Uuid::from_u128(3), ..span.clone() };
         assert_eq!(friction(&[logged.clone(), span, lone.clone()]), vec![logged, lone]);
     }
 
     #[test]
     fn tasks_have_cycle_time_and_the_finished_totals() {
-        let t = |time: i64, phase: &str| TaskFact { task_id: "T".into(), time_ms: time, phase: phase.into(), event_id: Uuid::from_u128(time as u128), ..Default::default() };
+        let t = |time: i64, phase: &str| TaskFact {
+            task_id: "T".into(),
+            time_ms: time,
+            phase: phase.into(),
+            event_id: Uuid::from_u128(time as u128),
+            ..Default::default()
+        };
         let mut fin = t(5_000, "finished");
         fin.commits = 2;
         fin.status = "done".into();

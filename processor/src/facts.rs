@@ -249,11 +249,7 @@ pub fn facts_of(events: &[Event], series: &mut SeriesState) -> Facts {
         match &ev.body {
             EventBody::UserPrompt(_) => out.sessions.push(SessionFact { prompts: 1, ..base() }),
             EventBody::AssistantResponse(_) => out.sessions.push(base()),
-            EventBody::ApiRequest(a) => out.sessions.push(SessionFact {
-                api_requests: 1,
-                model: a.model.clone().unwrap_or_default(),
-                ..base()
-            }),
+            EventBody::ApiRequest(a) => out.sessions.push(SessionFact { api_requests: 1, model: a.model.clone().unwrap_or_default(), ..base() }),
             EventBody::ApiError(a) => {
                 out.sessions.push(SessionFact { api_errors: 1, model: a.model.clone().unwrap_or_default(), ..base() });
                 out.friction.push(friction(API_ERROR, &None, &a.status_code, &None, &a.request_id));
@@ -366,13 +362,8 @@ mod tests {
     use super::*;
 
     fn point(time: u64, start: u64, value: f64, temporality: Temporality) -> (Event, MetricPoint) {
-        let p = MetricPoint {
-            metric: MetricKind::CommitCount as i32,
-            temporality: temporality as i32,
-            start_time_unix_nano: start,
-            value,
-            ..Default::default()
-        };
+        let p =
+            MetricPoint { metric: MetricKind::CommitCount as i32, temporality: temporality as i32, start_time_unix_nano: start, value, ..Default::default() };
         let ev = Event {
             id: EventId([time as u8; 16]),
             tenant: TenantId(Uuid::nil()),

@@ -153,9 +153,7 @@ async fn series_with_retry<S: ProjectionStore + ?Sized>(store: &S, cfg: &RunnerC
 async fn write_with_retry<'b, S: ProjectionStore + ?Sized>(store: &S, cfg: &RunnerConfig, batch: impl Fn() -> Batch<'b>) -> Result<(), StoreError> {
     backoff::future::retry_notify(
         backoff_policy(cfg),
-        || async {
-            store.write(batch()).await.map_err(|e| if e.is_retryable() { backoff::Error::transient(e) } else { backoff::Error::permanent(e) })
-        },
+        || async { store.write(batch()).await.map_err(|e| if e.is_retryable() { backoff::Error::transient(e) } else { backoff::Error::permanent(e) }) },
         |e: StoreError, wait: Duration| {
             metrics::counter!("tandemu_processor_write_retries_total", "store" => store.kind()).increment(1);
             tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "projection store write failed; retrying");
@@ -283,9 +281,7 @@ pub async fn run_kafka<S: ProjectionStore + ?Sized>(
             let outcome = process_records(store, cfg, &format!("kafka/{}", kafka.topic), partition, &records, &mut series).await?;
             let next = records.last().map(|r| r.0 + 1).unwrap_or(first_offset);
             states.insert(partition, (series, next));
-            commit
-                .add_partition_offset(&kafka.topic, partition, Offset::Offset(next as i64))
-                .map_err(|e| ProcessError::Log(e.to_string()))?;
+            commit.add_partition_offset(&kafka.topic, partition, Offset::Offset(next as i64)).map_err(|e| ProcessError::Log(e.to_string()))?;
             processed += outcome.records as u64;
         }
         // After the writes: a crash before this line replays the batch, harmlessly.
@@ -299,8 +295,7 @@ fn report_kafka_lag(consumer: &StreamConsumer, topic: &str, committed: &TopicPar
     for elem in committed.elements_for_topic(topic) {
         let Offset::Offset(done) = elem.offset() else { continue };
         if let Ok((_, high)) = consumer.fetch_watermarks(topic, elem.partition(), Duration::from_millis(200)) {
-            metrics::gauge!("tandemu_processor_lag_records", "source" => "kafka", "partition" => elem.partition().to_string())
-                .set((high - done).max(0) as f64);
+            metrics::gauge!("tandemu_processor_lag_records", "source" => "kafka", "partition" => elem.partition().to_string()).set((high - done).max(0) as f64);
         }
     }
 }

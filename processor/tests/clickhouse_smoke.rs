@@ -27,10 +27,7 @@ async fn ttl_table_round_trip_through_the_clickhouse_crate() {
     let url = testenv::clickhouse_url();
     let db = testenv::unique("smoke");
     let root = Client::default().with_url(&url);
-    root.query(&format!("CREATE DATABASE {db}"))
-        .execute()
-        .await
-        .unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
+    root.query(&format!("CREATE DATABASE {db}")).execute().await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
     let client = root.clone().with_database(&db);
 
     for (_, _, sql) in clickhouse_ddl::MIGRATIONS {
@@ -65,12 +62,7 @@ async fn ttl_table_round_trip_through_the_clickhouse_crate() {
     }
     insert.end().await.expect("end insert");
 
-    let fetch = |t: Uuid| {
-        client
-            .query("SELECT ?fields FROM tool_calls WHERE tenant = toUUID(?) ORDER BY ts")
-            .bind(t.to_string())
-            .fetch_all::<ToolCall>()
-    };
+    let fetch = |t: Uuid| client.query("SELECT ?fields FROM tool_calls WHERE tenant = toUUID(?) ORDER BY ts").bind(t.to_string()).fetch_all::<ToolCall>();
     let mine = fetch(tenant).await.expect("select");
     assert!(mine.len() <= 2 && mine.last() == Some(&rows[1]), "tenant-scoped select: {mine:?}");
 
@@ -87,7 +79,8 @@ async fn ttl_table_round_trip_through_the_clickhouse_crate() {
         .expect("system.tables");
     assert!(ttl.contains("TTL"), "{ttl}");
 
-    let applied: u64 = client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'tandemu_migrations'").fetch_one().await.unwrap();
+    let applied: u64 =
+        client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'tandemu_migrations'").fetch_one().await.unwrap();
     assert_eq!(applied, 1, "the shipped migrations created their table");
 
     root.query(&format!("DROP DATABASE {db}")).execute().await.expect("drop database");

@@ -10,9 +10,9 @@ use tandemu_ingest::log::{EmbeddedLog, EmbeddedLogConfig, EventLog};
 use tandemu_processor::aggregate::{SessionRow, TaskRow};
 use tandemu_processor::facts::{API_ERROR, TOOL_FAILURE, TOOL_REJECTED};
 use tandemu_processor::runner::{self, RunnerConfig};
+use tandemu_processor::store::ProjectionStore;
 use tandemu_processor::store::clickhouse::ClickHouseStore;
 use tandemu_processor::store::embedded::EmbeddedStore;
-use tandemu_processor::store::ProjectionStore;
 use tandemu_schemas::fixtures::{self, VARIANTS};
 use tandemu_schemas::otlp::{self, Encoding, Signal};
 use tandemu_schemas::{Event, Stamp, TenantId, UserId, testenv};
@@ -95,13 +95,7 @@ async fn answers(store: &dyn ProjectionStore, tenant: TenantId) -> Answers {
     }
     Answers {
         sessions,
-        friction: store
-            .friction(tenant)
-            .await
-            .expect("friction")
-            .into_iter()
-            .map(|f| (f.kind, f.tool, f.error_type, f.file_path))
-            .collect(),
+        friction: store.friction(tenant).await.expect("friction").into_iter().map(|f| (f.kind, f.tool, f.error_type, f.file_path)).collect(),
         loops: store.loops(tenant).await.expect("loops").len(),
         tools: store
             .tool_usage(tenant)
@@ -116,7 +110,18 @@ async fn answers(store: &dyn ProjectionStore, tenant: TenantId) -> Answers {
             .expect("daily usage")
             .into_iter()
             .map(|d| {
-                (d.day, d.model, (d.cost_usd * 1e9).round() as i64, d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_creation_tokens, d.lines_added, d.lines_removed, d.commits)
+                (
+                    d.day,
+                    d.model,
+                    (d.cost_usd * 1e9).round() as i64,
+                    d.input_tokens,
+                    d.output_tokens,
+                    d.cache_read_tokens,
+                    d.cache_creation_tokens,
+                    d.lines_added,
+                    d.lines_removed,
+                    d.commits,
+                )
             })
             .collect(),
         tasks: store.tasks(tenant).await.expect("tasks"),

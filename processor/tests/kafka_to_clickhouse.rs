@@ -36,10 +36,14 @@ fn committed_total(brokers: &str, group: &str, topic: &str) -> i64 {
         tpl.add_partition(topic, p);
     }
     match c.committed_offsets(tpl, Duration::from_secs(5)) {
-        Ok(t) => t.elements().iter().map(|e| match e.offset() {
-            rdkafka::Offset::Offset(o) => o,
-            _ => 0,
-        }).sum(),
+        Ok(t) => t
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                rdkafka::Offset::Offset(o) => o,
+                _ => 0,
+            })
+            .sum(),
         Err(_) => 0,
     }
 }

@@ -87,10 +87,7 @@ fn page<T>(rows: Vec<(String, T)>, p: &Params, table: &mut Table, mut push: impl
     let after = match &p.cursor {
         None => None,
         Some(c) => Some(
-            hex::decode(c)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| ApiError::BadRequest("cursor: not a cursor this API returned".into()))?,
+            hex::decode(c).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| ApiError::BadRequest("cursor: not a cursor this API returned".into()))?,
         ),
     };
     let mut taken = 0;
@@ -205,21 +202,21 @@ pub async fn sessions_summary(State(st): State<ApiState>, caller: Caller, header
             continue;
         }
         for key in sc.keys(group, s.user, || if group == "day" { day_of(s.start_ms) } else { s.user.to_string() }) {
-        let g = by.entry(key).or_default();
-        g.sessions = g.sessions.saturating_add(1);
-        g.duration_ms = g.duration_ms.saturating_add(s.duration_ms);
-        g.active_time_ms = g.active_time_ms.saturating_add(s.active_time_ms);
-        g.prompts = g.prompts.saturating_add(s.prompts);
-        g.api_requests = g.api_requests.saturating_add(s.api_requests);
-        g.api_errors = g.api_errors.saturating_add(s.api_errors);
-        g.input_tokens = g.input_tokens.saturating_add(s.input_tokens);
-        g.output_tokens = g.output_tokens.saturating_add(s.output_tokens);
-        g.cost_usd += s.cost_usd;
-        g.lines_added = g.lines_added.saturating_add(s.lines_added);
-        g.lines_removed = g.lines_removed.saturating_add(s.lines_removed);
-        g.tool_calls = g.tool_calls.saturating_add(s.tool_calls);
-        g.tool_failures = g.tool_failures.saturating_add(s.tool_failures);
-        g.commits = g.commits.saturating_add(s.commits);
+            let g = by.entry(key).or_default();
+            g.sessions = g.sessions.saturating_add(1);
+            g.duration_ms = g.duration_ms.saturating_add(s.duration_ms);
+            g.active_time_ms = g.active_time_ms.saturating_add(s.active_time_ms);
+            g.prompts = g.prompts.saturating_add(s.prompts);
+            g.api_requests = g.api_requests.saturating_add(s.api_requests);
+            g.api_errors = g.api_errors.saturating_add(s.api_errors);
+            g.input_tokens = g.input_tokens.saturating_add(s.input_tokens);
+            g.output_tokens = g.output_tokens.saturating_add(s.output_tokens);
+            g.cost_usd += s.cost_usd;
+            g.lines_added = g.lines_added.saturating_add(s.lines_added);
+            g.lines_removed = g.lines_removed.saturating_add(s.lines_removed);
+            g.tool_calls = g.tool_calls.saturating_add(s.tool_calls);
+            g.tool_failures = g.tool_failures.saturating_add(s.tool_failures);
+            g.commits = g.commits.saturating_add(s.commits);
         }
     }
     let mut t = Table::new(&[
@@ -262,7 +259,6 @@ pub async fn sessions_summary(State(st): State<ApiState>, caller: Caller, header
     }
     t.render(p.format)
 }
-
 
 /// `GET /v1/friction?group_by=file|tool|kind|user`: friction hotspots.
 pub async fn friction(State(st): State<ApiState>, caller: Caller, headers: HeaderMap, q: ApiQuery) -> Answer {
@@ -345,14 +341,14 @@ pub async fn completion(State(st): State<ApiState>, caller: Caller, headers: Hea
             continue;
         }
         for key in sc.keys(group, task.user, || if group == "day" { day_of(at) } else { task.user.to_string() }) {
-        let g = by.entry(key).or_default();
-        g.tasks = g.tasks.saturating_add(1);
-        g.finished = g.finished.saturating_add(task.finished_ms.is_some() as u64);
-        g.cycles.extend(task.cycle_time_ms);
-        g.commits = g.commits.saturating_add(task.commits);
-        g.ai_lines = g.ai_lines.saturating_add(task.ai_lines);
-        g.manual_lines = g.manual_lines.saturating_add(task.manual_lines);
-        g.files_changed = g.files_changed.saturating_add(task.files_changed);
+            let g = by.entry(key).or_default();
+            g.tasks = g.tasks.saturating_add(1);
+            g.finished = g.finished.saturating_add(task.finished_ms.is_some() as u64);
+            g.cycles.extend(task.cycle_time_ms);
+            g.commits = g.commits.saturating_add(task.commits);
+            g.ai_lines = g.ai_lines.saturating_add(task.ai_lines);
+            g.manual_lines = g.manual_lines.saturating_add(task.manual_lines);
+            g.files_changed = g.files_changed.saturating_add(task.files_changed);
         }
     }
     let mut t = Table::new(&[
@@ -490,13 +486,7 @@ async fn daily(st: &ApiState, caller: &Caller, sc: &Scope) -> Result<Vec<tandemu
     // Daily rows: a day is in range when any of it is.
     let from_day = day_of(p.from_ms);
     let to_day = day_of(p.to_ms.saturating_sub(1).min(253_402_300_799_999));
-    Ok(st
-        .store
-        .daily_usage(caller.tenant)
-        .await?
-        .into_iter()
-        .filter(|d| d.day >= from_day && d.day <= to_day && sc.wants(d.user))
-        .collect())
+    Ok(st.store.daily_usage(caller.tenant).await?.into_iter().filter(|d| d.day >= from_day && d.day <= to_day && sc.wants(d.user)).collect())
 }
 
 fn key_of(group: &str, d: &tandemu_processor::aggregate::DailyUsageRow) -> String {

@@ -84,9 +84,7 @@ impl FromRequestParts<ApiState> for Caller {
         let verdict = match state.checks.get(key) {
             Some(v) => v,
             None => {
-                let v = if state.directory.is_revoked(stamp.tenant, claims.jti).await?
-                    || state.directory.is_revoked(stamp.tenant, ORG_DELETED).await?
-                {
+                let v = if state.directory.is_revoked(stamp.tenant, claims.jti).await? || state.directory.is_revoked(stamp.tenant, ORG_DELETED).await? {
                     Verdict::Revoked
                 } else if state.directory.org(stamp.tenant).await?.is_none() {
                     Verdict::Allowed(claims.role)

@@ -44,7 +44,8 @@ fn team_json(t: &Team) -> serde_json::Value {
 /// `GET /v1/org`
 pub async fn get_org(State(st): State<ApiState>, caller: Caller) -> Answer {
     require(&caller, Permission::Dashboard)?;
-    let org = st.directory.org(caller.tenant).await?.ok_or_else(|| ApiError::NotFound("this organization is not set up in the directory (tandemu setup)".into()))?;
+    let org =
+        st.directory.org(caller.tenant).await?.ok_or_else(|| ApiError::NotFound("this organization is not set up in the directory (tandemu setup)".into()))?;
     Ok(Json(json!({"id": org.id, "name": org.name, "your_role": role_name(caller.role)})).into_response())
 }
 
@@ -208,14 +209,19 @@ pub async fn issue_token(State(st): State<ApiState>, caller: Caller, ApiJson(bod
     if !(1..=365).contains(&ttl_days) {
         return Err(ApiError::BadRequest("ttl_days: expected 1 to 365".into()));
     }
-    let member = st.directory.member(caller.tenant, body.user).await?.ok_or_else(|| ApiError::BadRequest(format!("user {} is not a member of this organization", body.user)))?;
+    let member = st
+        .directory
+        .member(caller.tenant, body.user)
+        .await?
+        .ok_or_else(|| ApiError::BadRequest(format!("user {} is not a member of this organization", body.user)))?;
     // A token carries its member's role: an admin minting an owner's would become an owner.
     if member.role == Role::Owner && caller.role != Role::Owner {
         return Err(ApiError::Forbidden("only owners may issue a token for an owner".into()));
     }
     let claims = auth::claims_for(*caller.tenant.as_uuid(), member.user, member.role, std::time::Duration::from_secs(ttl_days * 86_400));
     let token = auth::issue_hs256(secret, &claims).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok((StatusCode::CREATED, Json(json!({"token": token, "jti": claims.jti, "user": member.user, "role": role_name(member.role), "expires_unix": claims.exp}))).into_response())
+    Ok((StatusCode::CREATED, Json(json!({"token": token, "jti": claims.jti, "user": member.user, "role": role_name(member.role), "expires_unix": claims.exp})))
+        .into_response())
 }
 
 /// `DELETE /v1/tokens/{jti}`: revoke a token. Owners and admins revoke any of the organization;

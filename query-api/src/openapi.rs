@@ -88,7 +88,9 @@ pub fn document(endpoints: &[Endpoint]) -> Value {
             }
         });
     }
-    for (path, summary) in [("/healthz", "liveness"), ("/readyz", "the projection store answers"), ("/metrics", "Prometheus metrics"), ("/openapi.json", "this document")] {
+    for (path, summary) in
+        [("/healthz", "liveness"), ("/readyz", "the projection store answers"), ("/metrics", "Prometheus metrics"), ("/openapi.json", "this document")]
+    {
         paths.insert(path.to_owned(), json!({"get": {"summary": summary, "responses": {"200": {"description": "ok"}}}}));
     }
     json!({

@@ -23,7 +23,8 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [Permission::Dashboard, Permission::ManageTeams, Permission::ManageIntegrations, Permission::InviteMembers, Permission::DeleteOrg];
+    pub const ALL: [Permission; 5] =
+        [Permission::Dashboard, Permission::ManageTeams, Permission::ManageIntegrations, Permission::InviteMembers, Permission::DeleteOrg];
 
     fn describe(self) -> &'static str {
         match self {
@@ -68,11 +69,8 @@ mod tests {
     use uuid::Uuid;
 
     /// The product's table, cell by cell: (role, [dashboard, teams, integrations, invite, delete]).
-    const TABLE: [(Role, [bool; 5]); 3] = [
-        (Role::Owner, [true, true, true, true, true]),
-        (Role::Admin, [true, true, true, true, false]),
-        (Role::Member, [true, false, false, false, false]),
-    ];
+    const TABLE: [(Role, [bool; 5]); 3] =
+        [(Role::Owner, [true, true, true, true, true]), (Role::Admin, [true, true, true, true, false]), (Role::Member, [true, false, false, false, false])];
 
     #[test]
     fn every_cell_of_the_role_table() {

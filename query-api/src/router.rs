@@ -92,7 +92,10 @@ fn aggregate_routes() -> Vec<(Endpoint, MethodRouter<ApiState>)> {
         (e("/v1/sessions/summary", "Session totals per day or user", SESSIONS_SUMMARY_GROUPS, false), get(aggregates::sessions_summary)),
         (e("/v1/friction", "Friction hotspots by file, tool, kind or user", FRICTION_GROUPS, false), get(aggregates::friction)),
         (e("/v1/friction/events", "Friction events: tool failures, rejections, API errors, exhausted retries", &[], true), get(aggregates::friction_events)),
-        (e("/v1/completion", "Task completion: tasks, cycle time p50/p90, commits, AI and manual lines", COMPLETION_GROUPS, false), get(aggregates::completion)),
+        (
+            e("/v1/completion", "Task completion: tasks, cycle time p50/p90, commits, AI and manual lines", COMPLETION_GROUPS, false),
+            get(aggregates::completion),
+        ),
         (e("/v1/tools", "Tool calls, failures, success rate, mean and p95 duration per tool", &[], false), get(aggregates::tools)),
         (e("/v1/lines", "Lines added and removed, and commits", LINES_GROUPS, false), get(aggregates::lines)),
         (e("/v1/cost", "Cost in USD and tokens by type", COST_GROUPS, false), get(aggregates::cost)),

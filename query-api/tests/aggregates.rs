@@ -215,7 +215,10 @@ async fn openapi_matches_the_routes_and_cors_is_restricted() {
     assert_eq!(v1.len(), 8 + 9, "{paths:?}: 8 aggregate and 9 management paths");
     for p in v1 {
         for (method, _) in doc["paths"][p].as_object().unwrap() {
-            let url = format!("{base}{}", p.replace("{user}", &Uuid::nil().to_string()).replace("{id}", &Uuid::nil().to_string()).replace("{jti}", &Uuid::nil().to_string()));
+            let url = format!(
+                "{base}{}",
+                p.replace("{user}", &Uuid::nil().to_string()).replace("{id}", &Uuid::nil().to_string()).replace("{jti}", &Uuid::nil().to_string())
+            );
             let r = http.request(method.to_uppercase().parse().unwrap(), url).send().await.unwrap();
             assert_eq!(r.status(), 401, "{method} {p} is routed and gated");
         }

@@ -75,7 +75,8 @@ async fn embedded_directory() {
 async fn postgres_directory_as_the_service_role() {
     let url = testenv::database_url();
     let opts: PgConnectOptions = url.parse().unwrap();
-    let root = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("PostgreSQL", &url, e)));
+    let root =
+        PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("PostgreSQL", &url, e)));
     let db = testenv::unique("tandemu_directory");
     root.execute(AssertSqlSafe(format!("CREATE DATABASE {db}"))).await.unwrap();
     let owner = PgPoolOptions::new().max_connections(1).connect_with(opts.clone().database(&db)).await.unwrap();

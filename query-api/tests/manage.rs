@@ -213,7 +213,8 @@ async fn management_on_the_embedded_directory() {
 async fn management_on_postgres() {
     let url = testenv::database_url();
     let opts: PgConnectOptions = url.parse().unwrap();
-    let root = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("PostgreSQL", &url, e)));
+    let root =
+        PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("PostgreSQL", &url, e)));
     let db = testenv::unique("tandemu_manage");
     root.execute(AssertSqlSafe(format!("CREATE DATABASE {db}"))).await.unwrap();
     let owner = PgPoolOptions::new().max_connections(1).connect_with(opts.clone().database(&db)).await.unwrap();

@@ -49,7 +49,10 @@ async fn fill(owner: &PgPool, org: Uuid) -> Vec<(&'static str, i64)> {
         ("retention_settings", format!("INSERT INTO retention_settings (org_id, table_name, days, updated_by) VALUES ('{org}', 'sessions', 30, '{user}')")),
         (
             "revoked_tokens",
-            format!("INSERT INTO revoked_tokens (org_id, jti, expires_at, revoked_by) VALUES ('{org}', '{}', now() + interval '1 day', '{user}')", Uuid::new_v4()),
+            format!(
+                "INSERT INTO revoked_tokens (org_id, jti, expires_at, revoked_by) VALUES ('{org}', '{}', now() + interval '1 day', '{user}')",
+                Uuid::new_v4()
+            ),
         ),
     ];
     let mut out = Vec::new();

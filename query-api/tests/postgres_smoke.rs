@@ -12,11 +12,7 @@ const LOGIN_ROLE: &str = "tandemu_smoke_service";
 async fn admin(db: &str) -> PgPool {
     let url = testenv::database_url();
     let opts: PgConnectOptions = url.parse().expect("TANDEMU_TEST_DATABASE_URL");
-    PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(opts.database(db))
-        .await
-        .unwrap_or_else(|e| panic!("{}", testenv::unreachable("PostgreSQL", &url, e)))
+    PgPoolOptions::new().max_connections(2).connect_with(opts.database(db)).await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("PostgreSQL", &url, e)))
 }
 
 #[tokio::test]
@@ -46,12 +42,10 @@ async fn migrations_apply_and_rls_isolates_tenants_for_a_non_owner_role() {
 
     // A login role that is only a member of the app role, as in production.
     owner
-        .execute(AssertSqlSafe(
-            format!(
-                "DO $$ BEGIN CREATE ROLE {LOGIN_ROLE} LOGIN NOBYPASSRLS IN ROLE {APP_ROLE}; \
+        .execute(AssertSqlSafe(format!(
+            "DO $$ BEGIN CREATE ROLE {LOGIN_ROLE} LOGIN NOBYPASSRLS IN ROLE {APP_ROLE}; \
                  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-            ),
-        ))
+        )))
         .await
         .expect("login role");
     let url: PgConnectOptions = testenv::database_url().parse().unwrap();
@@ -70,8 +64,7 @@ async fn migrations_apply_and_rls_isolates_tenants_for_a_non_owner_role() {
     .fetch_one(&service)
     .await
     .unwrap();
-    let flags: (bool, bool, bool, bool, bool) =
-        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    let flags: (bool, bool, bool, bool, bool) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     assert_eq!(flags, (false, false, true, true, false), "(super, bypassrls, rls, force rls, owner)");
 
     // Tenant A sees its own rows only.
@@ -84,11 +77,8 @@ async fn migrations_apply_and_rls_isolates_tenants_for_a_non_owner_role() {
     let leaked: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships WHERE org_id = $1").bind(b).fetch_one(&mut *tx).await.unwrap();
     assert_eq!(leaked, 0);
     // And writing into tenant B is refused by the policy's WITH CHECK.
-    let write = sqlx::query("INSERT INTO memberships (org_id, user_id, email) VALUES ($1, $2, 'x@b.invalid')")
-        .bind(b)
-        .bind(Uuid::new_v4())
-        .execute(&mut *tx)
-        .await;
+    let write =
+        sqlx::query("INSERT INTO memberships (org_id, user_id, email) VALUES ($1, $2, 'x@b.invalid')").bind(b).bind(Uuid::new_v4()).execute(&mut *tx).await;
     assert!(write.is_err(), "cross-tenant insert must fail");
     tx.rollback().await.unwrap();
 

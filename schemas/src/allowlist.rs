@@ -53,27 +53,10 @@ pub const TOOL_RESULT: &[&str] = &[
     "decision_type",
     "decision_source",
 ];
-pub const TASK: &[&str] = &[
-    "task.id",
-    "task.status",
-    "task.commits",
-    "task.lines.ai",
-    "task.lines.manual",
-    "task.files_changed",
-];
+pub const TASK: &[&str] = &["task.id", "task.status", "task.commits", "task.lines.ai", "task.lines.manual", "task.files_changed"];
 /// Metric point attributes. `session.id` goes to the envelope.
-pub const METRIC_POINT: &[&str] = &[
-    "session.id",
-    "terminal.type",
-    "type",
-    "model",
-    "decision",
-    "source",
-    "tool_name",
-    "language",
-    "start_type",
-    "query_source",
-];
+pub const METRIC_POINT: &[&str] =
+    &["session.id", "terminal.type", "type", "model", "decision", "source", "tool_name", "language", "start_type", "query_source"];
 /// Span attributes. `file_path` (on `claude_code.tool`) is kept, folded; `full_command`,
 /// `user_prompt`, `error` and the status message are not named.
 pub const SPAN: &[&str] = &[
@@ -119,12 +102,7 @@ impl<'a> Fields<'a> {
             return None;
         }
         // The last occurrence wins, as in most OTLP consumers.
-        self.attrs
-            .iter()
-            .rev()
-            .find(|kv| kv.key == key)
-            .and_then(|kv| kv.value.as_ref())
-            .and_then(|v: &AnyValue| v.value.as_ref())
+        self.attrs.iter().rev().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref()).and_then(|v: &AnyValue| v.value.as_ref())
     }
 
     /// A string value as sent, unchecked: only for values the mapper parses itself (event names,
@@ -198,9 +176,7 @@ pub const MAX_IDENTIFIER: usize = 128;
 /// letters, digits and `_ - . : / @ [ ] +`. Free text (spaces, quotes, newlines, braces) fails,
 /// so an error message or a command put into a metadata field never survives.
 pub fn identifier(s: &str) -> Option<String> {
-    let ok = !s.is_empty()
-        && s.len() <= MAX_IDENTIFIER
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:/@[]+".contains(c));
+    let ok = !s.is_empty() && s.len() <= MAX_IDENTIFIER && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:/@[]+".contains(c));
     ok.then(|| s.to_owned())
 }
 

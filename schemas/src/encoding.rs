@@ -95,9 +95,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, EncodingError> {
         return Err(EncodingError::UnsupportedVersion(*version));
     }
     let rec = EventRecord::decode(rest).map_err(|e| EncodingError::Malformed(e.to_string()))?;
-    let uuid = |field: &str, b: &[u8]| {
-        Uuid::from_slice(b).map_err(|_| EncodingError::Malformed(format!("{field} is not 16 bytes")))
-    };
+    let uuid = |field: &str, b: &[u8]| Uuid::from_slice(b).map_err(|_| EncodingError::Malformed(format!("{field} is not 16 bytes")));
     let id: [u8; 16] = rec.id.as_slice().try_into().map_err(|_| EncodingError::Malformed("id is not 16 bytes".into()))?;
     Ok(Event {
         id: EventId(id),

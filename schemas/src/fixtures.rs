@@ -82,11 +82,7 @@ pub fn load(variant: &str) -> Vec<Capture> {
             let file = s("raw_file").expect("raw_file");
             let headers = v["headers"]
                 .as_array()
-                .map(|hs| {
-                    hs.iter()
-                        .filter_map(|h| Some((h.get(0)?.as_str()?.to_owned(), h.get(1)?.as_str()?.to_owned())))
-                        .collect()
-                })
+                .map(|hs| hs.iter().filter_map(|h| Some((h.get(0)?.as_str()?.to_owned(), h.get(1)?.as_str()?.to_owned()))).collect())
                 .unwrap_or_default();
             Capture {
                 variant: variant.to_owned(),

@@ -58,7 +58,11 @@ fn summarize(events: &[Event]) -> Summary {
             EventBody::ToolResult(t) => {
                 let e = s.tools.entry(t.tool_name.clone().unwrap_or_default()).or_default();
                 e.0 += 1;
-                if t.success == Some(true) { e.1 += 1 } else { e.2 += 1 }
+                if t.success == Some(true) {
+                    e.1 += 1
+                } else {
+                    e.2 += 1
+                }
                 if t.success == Some(false) {
                     s.friction.push((t.tool_name.clone().unwrap_or_default(), t.error_type.clone(), t.file_path.clone()));
                 }
@@ -150,20 +154,13 @@ fn expected_numbers_of_the_fixtures_readme_come_out() {
         ]);
         assert_eq!(s.tools, tools, "{ctx}: tool calls (calls, ok, failed)");
         let accept = |t: &str| (t.to_string(), "accept".to_string());
-        assert_eq!(
-            s.decisions,
-            BTreeMap::from([(accept("Bash"), 2), (accept("Edit"), 1), (accept("Read"), 1), (accept("Write"), 1)]),
-            "{ctx}: decisions"
-        );
+        assert_eq!(s.decisions, BTreeMap::from([(accept("Bash"), 2), (accept("Edit"), 1), (accept("Read"), 1), (accept("Write"), 1)]), "{ctx}: decisions");
         let read_path = (variant != "http_json_redacted").then(|| "~/src/hello-app/does_not_exist.txt".to_string());
         let mut friction = s.friction.clone();
         friction.sort();
         assert_eq!(
             friction,
-            vec![
-                ("Bash".into(), Some("ShellError".into()), None),
-                ("Read".into(), Some("TelemetrySafeError".into()), read_path),
-            ],
+            vec![("Bash".into(), Some("ShellError".into()), None), ("Read".into(), Some("TelemetrySafeError".into()), read_path),],
             "{ctx}: friction candidates"
         );
         assert_eq!(s.lines, BTreeMap::from([("added".into(), 14.0), ("removed".into(), 2.0)]), "{ctx}: lines");
@@ -171,12 +168,7 @@ fn expected_numbers_of_the_fixtures_readme_come_out() {
         assert!((s.cost - 0.19677675).abs() < 1e-9, "{ctx}: cost {}", s.cost);
         assert_eq!(
             s.tokens,
-            BTreeMap::from([
-                ("input".into(), 38.0),
-                ("output".into(), 1068.0),
-                ("cacheRead".into(), 92461.0),
-                ("cacheCreation".into(), 19785.0)
-            ]),
+            BTreeMap::from([("input".into(), 38.0), ("output".into(), 1068.0), ("cacheRead".into(), 92461.0), ("cacheCreation".into(), 19785.0)]),
             "{ctx}: tokens"
         );
         assert_eq!(s.session_count, 1.0, "{ctx}: session.count");
@@ -240,8 +232,7 @@ fn the_same_session_over_json_and_protobuf_maps_alike() {
         }
         .unwrap();
         let from_pb = c.map(&stamp()).unwrap().events;
-        let from_json =
-            tandemu_schemas::otlp::decode_and_map(c.signal, &json, tandemu_schemas::otlp::Encoding::Json, &stamp()).unwrap().events;
+        let from_json = tandemu_schemas::otlp::decode_and_map(c.signal, &json, tandemu_schemas::otlp::Encoding::Json, &stamp()).unwrap().events;
         assert_eq!(from_pb, from_json, "{}", c.file);
     }
 }

@@ -1,7 +1,7 @@
 //! Flags of the query API, and starting it.
 
-use std::net::SocketAddr;
 use clap::Args;
+use std::net::SocketAddr;
 use tandemu_query_api::{ApiConfig, ApiState};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

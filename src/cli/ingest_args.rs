@@ -63,7 +63,6 @@ impl IngestArgs {
             ..IngestConfig::default()
         }
     }
-
 }
 
 impl TokenArgs {

@@ -30,11 +30,9 @@ pub struct IngestCmdArgs {
 
 pub async fn run(args: IngestCmdArgs) -> Result<(), CliError> {
     let secret = super::secret::for_distributed(args.jwt_secret.as_deref())?;
-    let log = KafkaLog::connect(KafkaLogConfig {
-        delivery_timeout: args.kafka_delivery_timeout,
-        ..KafkaLogConfig::new(&args.kafka_brokers, &args.kafka_topic)
-    })
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let log =
+        KafkaLog::connect(KafkaLogConfig { delivery_timeout: args.kafka_delivery_timeout, ..KafkaLogConfig::new(&args.kafka_brokers, &args.kafka_topic) })
+            .map_err(|e| CliError::Usage(e.to_string()))?;
     let pipeline = Arc::new(Pipeline::new(Arc::new(log), args.ingest.verifier(&secret)?, args.ingest.config()));
     let running = server::start(pipeline).await?;
     eprintln!("tandemu {} — ingest (Kafka topic {} at {})", env!("CARGO_PKG_VERSION"), args.kafka_topic, args.kafka_brokers);

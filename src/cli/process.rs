@@ -4,8 +4,8 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use clap::Args;
-use tandemu_processor::store::clickhouse::ClickHouseStore;
 use tandemu_processor::runner::{self, KafkaSourceConfig};
+use tandemu_processor::store::clickhouse::ClickHouseStore;
 use tokio::sync::watch;
 
 use super::CliError;
@@ -58,9 +58,7 @@ pub async fn run(args: ProcessArgs) -> Result<(), CliError> {
         url,
         args.clickhouse.clickhouse_database
     );
-    let ops = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| CliError::Usage(format!("cannot listen for /metrics on {}: {e}", args.listen)))?;
+    let ops = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| CliError::Usage(format!("cannot listen for /metrics on {}: {e}", args.listen)))?;
     eprintln!("  health and metrics on http://{}", ops.local_addr()?);
     let app = ops_router(store.clone());
     tokio::spawn(async move {

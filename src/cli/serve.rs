@@ -9,13 +9,13 @@ use tandemu_ingest::{Pipeline, server};
 use tandemu_processor::runner;
 use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_query_api::ApiState;
-use tandemu_query_api::secrets::SecretBox;
 use tandemu_query_api::directory::embedded::EmbeddedDirectory;
+use tandemu_query_api::secrets::SecretBox;
 use tokio::sync::watch;
 
 use super::CliError;
-use super::ingest_args::IngestArgs;
 use super::api_args::ApiArgs;
+use super::ingest_args::IngestArgs;
 use super::store_args::RunnerArgs;
 
 /// The embedded tenancy directory of a data directory.
@@ -58,8 +58,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let pipeline = Arc::new(Pipeline::new(Arc::new(log.clone()), verifier.clone(), args.ingest.config()));
     let running = server::start(pipeline).await?;
     let directory_file = directory_path(&args.data_dir);
-    let directory =
-        EmbeddedDirectory::open(&directory_file).map_err(|e| CliError::Usage(format!("directory {}: {e}", directory_file.display())))?;
+    let directory = EmbeddedDirectory::open(&directory_file).map_err(|e| CliError::Usage(format!("directory {}: {e}", directory_file.display())))?;
     let key = super::secret::encryption_key_for_single_node(args.encryption_key.as_deref(), &args.data_dir)?;
     let sealer = SecretBox::from_hex(&key).map_err(|e| CliError::Usage(e.to_string()))?;
     let state = ApiState::new(Arc::new(store.clone()), Arc::new(directory), verifier).with_signing_secret(secret.clone()).with_secrets(sealer);

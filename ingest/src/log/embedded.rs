@@ -85,15 +85,7 @@ impl EmbeddedLog {
         let end = Arc::new(AtomicU64::new(base + count));
         let healthy = Arc::new(AtomicBool::new(true));
         let (tx, rx) = mpsc::channel::<WriteReq>();
-        let writer = Writer {
-            seg_dir,
-            file,
-            size: valid_len,
-            end: end.clone(),
-            healthy: healthy.clone(),
-            segment_bytes: cfg.segment_bytes,
-            fsync: cfg.fsync,
-        };
+        let writer = Writer { seg_dir, file, size: valid_len, end: end.clone(), healthy: healthy.clone(), segment_bytes: cfg.segment_bytes, fsync: cfg.fsync };
         std::thread::Builder::new().name("tandemu-log-writer".into()).spawn(move || writer.run(rx))?;
         Ok(Self { inner: Arc::new(Inner { dir: cfg.dir, tx, end, healthy }) })
     }
@@ -114,10 +106,7 @@ impl EmbeddedLog {
 
     async fn write(&self, frames: Vec<u8>, count: u64) -> Result<u64, LogError> {
         let (done, rx) = oneshot::channel();
-        self.inner
-            .tx
-            .send(WriteReq { frames, count, done })
-            .map_err(|_| LogError::Unavailable("log writer has stopped".into()))?;
+        self.inner.tx.send(WriteReq { frames, count, done }).map_err(|_| LogError::Unavailable("log writer has stopped".into()))?;
         match rx.await {
             Ok(Ok(first)) => Ok(first),
             Ok(Err(e)) => Err(LogError::Unavailable(e)),
@@ -382,10 +371,7 @@ fn scan(path: &Path) -> Result<(u64, u64), LogError> {
 }
 
 fn list_segments(dir: &Path) -> Result<Vec<u64>, LogError> {
-    let mut bases: Vec<u64> = fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse().ok())
-        .collect();
+    let mut bases: Vec<u64> = fs::read_dir(dir)?.filter_map(|e| e.ok()).filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse().ok()).collect();
     bases.sort_unstable();
     Ok(bases)
 }

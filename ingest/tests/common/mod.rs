@@ -21,11 +21,7 @@ use uuid::Uuid;
 pub const SECRET: &[u8] = b"integration-test-secret-0123456789";
 
 pub fn config() -> IngestConfig {
-    IngestConfig {
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        ..IngestConfig::default()
-    }
+    IngestConfig { grpc_addr: "127.0.0.1:0".parse().unwrap(), http_addr: "127.0.0.1:0".parse().unwrap(), ..IngestConfig::default() }
 }
 
 pub async fn start(log: Arc<dyn EventLog>, cfg: IngestConfig) -> RunningIngest {
@@ -57,8 +53,7 @@ impl Identity {
 
 /// The ids the captures map to for this identity: what the log must hold.
 pub fn expected_ids(captures: &[Capture], who: &Identity) -> Vec<EventId> {
-    let mut ids: Vec<EventId> =
-        captures.iter().flat_map(|c| c.map(&who.stamp()).expect("maps").events.into_iter().map(|e| e.id)).collect();
+    let mut ids: Vec<EventId> = captures.iter().flat_map(|c| c.map(&who.stamp()).expect("maps").events.into_iter().map(|e| e.id)).collect();
     ids.sort();
     ids
 }

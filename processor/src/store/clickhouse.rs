@@ -107,8 +107,12 @@ impl ClickHouseStore {
 
     /// The shipped migrations this database has not recorded yet.
     pub async fn pending_migrations(&self) -> Result<Vec<u32>, StoreError> {
-        let exists: u64 =
-            self.client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'tandemu_migrations'").fetch_one().await.map_err(classify)?;
+        let exists: u64 = self
+            .client
+            .query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'tandemu_migrations'")
+            .fetch_one()
+            .await
+            .map_err(classify)?;
         let applied: Vec<u32> = if exists == 0 {
             Vec::new()
         } else {
@@ -486,11 +490,8 @@ impl ProjectionStore for ClickHouseStore {
                 })
                 .collect();
             self.insert::<TaskFactRow>("task_facts", token, &tasks).await?;
-            let dead: Vec<DeadLetterRow> = batch
-                .dead_letters
-                .iter()
-                .map(|d| DeadLetterRow { position: d.offset, reason: d.reason.clone(), payload: hex::encode(&d.payload) })
-                .collect();
+            let dead: Vec<DeadLetterRow> =
+                batch.dead_letters.iter().map(|d| DeadLetterRow { position: d.offset, reason: d.reason.clone(), payload: hex::encode(&d.payload) }).collect();
             self.insert::<DeadLetterRow>("dead_letters", token, &dead).await?;
             // The series state last: if anything above failed, the batch is retried with the old
             // state, and the facts it re-derives replace the ones already written.
@@ -709,12 +710,8 @@ impl ProjectionStore for ClickHouseStore {
 
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, StoreError>> {
         Box::pin(async move {
-            let rows: Vec<DeadLetterRow> =
-                self.client.query("SELECT ?fields FROM dead_letters FINAL ORDER BY position").fetch_all().await.map_err(classify)?;
-            Ok(rows
-                .into_iter()
-                .map(|r| DeadLetter { offset: r.position, reason: r.reason, payload: hex::decode(&r.payload).unwrap_or_default() })
-                .collect())
+            let rows: Vec<DeadLetterRow> = self.client.query("SELECT ?fields FROM dead_letters FINAL ORDER BY position").fetch_all().await.map_err(classify)?;
+            Ok(rows.into_iter().map(|r| DeadLetter { offset: r.position, reason: r.reason, payload: hex::decode(&r.payload).unwrap_or_default() }).collect())
         })
     }
 }
@@ -764,5 +761,6 @@ const _: fn(SessionFact, TaskFact) = |s, t| {
         model: _,
         marks_time: _,
     } = s;
-    let TaskFact { tenant: _, user: _, task_id: _, event_id: _, time_ms: _, phase: _, status: _, commits: _, ai_lines: _, manual_lines: _, files_changed: _ } = t;
+    let TaskFact { tenant: _, user: _, task_id: _, event_id: _, time_ms: _, phase: _, status: _, commits: _, ai_lines: _, manual_lines: _, files_changed: _ } =
+        t;
 };

@@ -344,7 +344,17 @@ mod tests {
     use crate::facts::Facts;
 
     fn fact(event: u128, session: &str, prompts: u32) -> SessionFact {
-        SessionFact { tenant: Uuid::from_u128(1), user: Uuid::from_u128(2), session: session.into(), event_id: Uuid::from_u128(event), time_ms: 1_000 * event as i64, prompts, marks_time: true, cost_usd: 0.5, ..Default::default() }
+        SessionFact {
+            tenant: Uuid::from_u128(1),
+            user: Uuid::from_u128(2),
+            session: session.into(),
+            event_id: Uuid::from_u128(event),
+            time_ms: 1_000 * event as i64,
+            prompts,
+            marks_time: true,
+            cost_usd: 0.5,
+            ..Default::default()
+        }
     }
 
     async fn write(s: &EmbeddedStore, facts: Vec<SessionFact>) {

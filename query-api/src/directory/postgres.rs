@@ -42,7 +42,10 @@ impl PostgresDirectory {
     /// BYPASSRLS, or one that owns (or may act as the owner of) a tenancy table.
     pub async fn check_service_role(&self) -> Result<(), DirectoryError> {
         let (user, sup, bypass): (String, bool, bool) =
-            sqlx::query_as("SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetch_one(&self.pool).await.map_err(err)?;
+            sqlx::query_as("SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err)?;
         if sup || bypass {
             return Err(DirectoryError::Invalid(format!(
                 "PostgreSQL role {user} is a superuser or has BYPASSRLS, so row-level security would not isolate tenants; connect as a login role that is only a member of {APP_ROLE}"
@@ -75,7 +78,9 @@ impl PostgresDirectory {
 fn err(e: sqlx::Error) -> DirectoryError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => DirectoryError::Conflict(format!("already exists ({})", d.message())),
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => DirectoryError::Invalid(format!("refers to something that does not exist ({})", d.message())),
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            DirectoryError::Invalid(format!("refers to something that does not exist ({})", d.message()))
+        }
         sqlx::Error::Database(d) if d.is_check_violation() => DirectoryError::Invalid(d.message().to_owned()),
         _ => DirectoryError::Unavailable(e.to_string()),
     }
@@ -234,22 +239,20 @@ impl Directory for PostgresDirectory {
     fn put_integration<'a>(&'a self, tenant: TenantId, i: &'a Integration) -> BoxFuture<'a, Result<(), DirectoryError>> {
         Box::pin(async move {
             let mut tx = self.tx(tenant).await?;
-            sqlx::query(
-                "INSERT INTO integrations (org_id, id, provider, scope, token_nonce, token_cipher, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(tenant.as_uuid())
-            .bind(i.id)
-            .bind(&i.provider)
-            .bind(&i.scope)
-            .bind(&i.nonce)
-            .bind(&i.cipher)
-            .bind(i.created_by)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match err(e) {
-                DirectoryError::Conflict(_) => DirectoryError::Conflict(format!("a {} integration for scope {:?} exists already", i.provider, i.scope)),
-                other => other,
-            })?;
+            sqlx::query("INSERT INTO integrations (org_id, id, provider, scope, token_nonce, token_cipher, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(tenant.as_uuid())
+                .bind(i.id)
+                .bind(&i.provider)
+                .bind(&i.scope)
+                .bind(&i.nonce)
+                .bind(&i.cipher)
+                .bind(i.created_by)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match err(e) {
+                    DirectoryError::Conflict(_) => DirectoryError::Conflict(format!("a {} integration for scope {:?} exists already", i.provider, i.scope)),
+                    other => other,
+                })?;
             tx.commit().await.map_err(err)
         })
     }

@@ -189,9 +189,7 @@ fn map_body(name: &str, attrs: &[opentelemetry_proto::tonic::common::v1::KeyValu
 /// The file path of a tool call: from `tool_input`, else from `tool_parameters`.
 fn path_of(f: &Fields<'_>, tool: Option<&str>) -> Option<String> {
     let tool = tool?;
-    ["tool_input", "tool_parameters"]
-        .into_iter()
-        .find_map(|k| f.text(k).and_then(|input| file_path::from_tool_input(tool, input)))
+    ["tool_input", "tool_parameters"].into_iter().find_map(|k| f.text(k).and_then(|input| file_path::from_tool_input(tool, input)))
 }
 
 #[cfg(test)]
@@ -214,10 +212,7 @@ mod tests {
     }
     fn request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
         ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                scope_logs: vec![ScopeLogs { log_records: records, ..Default::default() }],
-                ..Default::default()
-            }],
+            resource_logs: vec![ResourceLogs { scope_logs: vec![ScopeLogs { log_records: records, ..Default::default() }], ..Default::default() }],
         }
     }
     fn stamp() -> Stamp {
@@ -244,10 +239,7 @@ mod tests {
         let EventBody::Task(t) = &m.events[0].body else { panic!("not a task") };
         assert_eq!(t.phase(), TaskPhase::Finished);
         assert_eq!(t.id().as_str(), "PROJ-42");
-        assert_eq!(
-            (t.commits, t.ai_lines, t.manual_lines, t.files_changed, t.status.as_deref()),
-            (Some(3), Some(120), Some(30), Some(4), Some("done"))
-        );
+        assert_eq!((t.commits, t.ai_lines, t.manual_lines, t.files_changed, t.status.as_deref()), (Some(3), Some(120), Some(30), Some(4), Some("done")));
     }
 
     #[test]
@@ -269,10 +261,7 @@ mod tests {
 
     #[test]
     fn timestamp_falls_back_to_event_timestamp() {
-        let req = request(vec![record(
-            0,
-            vec![s("event.name", "claude_code.user_prompt"), s("event.timestamp", "2026-12-03T19:12:27.103Z")],
-        )]);
+        let req = request(vec![record(0, vec![s("event.name", "claude_code.user_prompt"), s("event.timestamp", "2026-12-03T19:12:27.103Z")])]);
         let m = map_logs(&req, &stamp());
         assert_eq!(m.events[0].time_unix_nano, 1_796_325_147_103_000_000);
     }

@@ -60,14 +60,7 @@ pub fn map_metrics(req: &ExportMetricsServiceRequest, stamp: &Stamp) -> Mapped {
     out
 }
 
-fn map_point(
-    p: &NumberDataPoint,
-    kind: MetricKind,
-    temporality: Temporality,
-    stamp: &Stamp,
-    client: &Client,
-    resource_print: &[u8],
-) -> Result<Event, String> {
+fn map_point(p: &NumberDataPoint, kind: MetricKind, temporality: Temporality, stamp: &Stamp, client: &Client, resource_print: &[u8]) -> Result<Event, String> {
     let value = match p.value {
         Some(number_data_point::Value::AsDouble(d)) => d,
         Some(number_data_point::Value::AsInt(i)) => i as f64,

@@ -11,7 +11,7 @@ mod logs;
 mod metrics;
 mod traces;
 
-pub use decode::{DecodeError, Encoding, gunzip_limited, decode_logs, decode_metrics, decode_traces};
+pub use decode::{DecodeError, Encoding, decode_logs, decode_metrics, decode_traces, gunzip_limited};
 pub use logs::map_logs;
 pub use metrics::map_metrics;
 pub use traces::map_traces;
@@ -100,13 +100,7 @@ impl Mapped {
 fn client_of(resource: Option<&Resource>) -> Client {
     let attrs = resource.map(|r| r.attributes.as_slice()).unwrap_or_default();
     let f = Fields::new(attrs, allowlist::RESOURCE);
-    Client {
-        service: f.ident("service.name"),
-        version: f.ident("service.version"),
-        os_type: f.ident("os.type"),
-        arch: f.ident("host.arch"),
-        terminal: None,
-    }
+    Client { service: f.ident("service.name"), version: f.ident("service.version"), os_type: f.ident("os.type"), arch: f.ident("host.arch"), terminal: None }
 }
 
 /// Parses an RFC 3339 timestamp (`event.timestamp`) into Unix nanoseconds.
