@@ -5,7 +5,11 @@
 //! the API with the fixtures' numbers. And the query API refuses a database role that row-level
 //! security would not bind.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{KillOnDrop, free_port};
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
@@ -14,19 +18,6 @@ use rdkafka::client::DefaultClientContext;
 use tandemu_schemas::{fixtures, testenv};
 
 const SECRET: &str = "distributed-test-secret-of-32-bytes-or-more";
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn tandemu(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tandemu"));

@@ -2,6 +2,10 @@
 //! and find the events in the data directory's log, and the projections the processor wrote
 //! from them, after the graceful shutdown.
 
+mod common;
+
+use common::{KillOnDrop, free_port};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -9,20 +13,6 @@ use tandemu_ingest::log::{EmbeddedLog, EmbeddedLogConfig};
 use tandemu_processor::store::ProjectionStore;
 use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_schemas::fixtures;
-
-/// Kills the server if the test fails half-way, so it cannot outlive the test.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[tokio::test]
 async fn serve_accepts_claude_code_exports_and_stops_cleanly() {

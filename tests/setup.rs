@@ -2,21 +2,12 @@
 //! against a running `serve` (which holds the directory); the Claude Code settings are merged
 //! without clobbering others, and the owner's token works on the query API.
 
+mod common;
+
+use common::{KillOnDrop, free_port};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn tandemu() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tandemu"));
