@@ -173,7 +173,7 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
     let deadline = Instant::now() + Duration::from_secs(90);
     let session = loop {
         let v: serde_json::Value = client.get(format!("http://127.0.0.1:{api}/v1/sessions")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-        if v["data"][0]["tool_calls"] == 5 && v["data"][0]["lines_added"] == 14 {
+        if v["data"][0]["tool_calls"] == 5 && v["data"][0]["lines_added"] == 14 && v["data"][0]["duration_ms"] == 1259 {
             break v["data"][0].clone();
         }
         assert!(Instant::now() < deadline, "the session did not reach the query API: {v}");
