@@ -131,6 +131,9 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
             "127.0.0.1:0",
             "--linger",
             "100ms",
+            // The fixtures are dated 2026-12-03: keep them past the default retention's TTL.
+            "--retention-days",
+            "3650",
         ],
     );
     let mut query = spawn(

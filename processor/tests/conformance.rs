@@ -69,7 +69,9 @@ async fn clickhouse_store() -> ClickHouseStore {
     let db = testenv::unique("conformance");
     let root = Client::default().with_url(&url);
     root.query(&format!("CREATE DATABASE {db}")).execute().await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
-    let store = ClickHouseStore::new(root.with_database(&db));
+    // The fixtures are dated 2026-12-03: a retention longer than the default keeps the test
+    // from ageing out under ClickHouse's TTL.
+    let store = ClickHouseStore::new(root.with_database(&db)).with_retention_days(testenv::TEST_RETENTION_DAYS);
     let applied = store.migrate().await.expect("migrations apply");
     assert!(!applied.is_empty());
     assert!(store.migrate().await.expect("migrations re-apply").is_empty(), "a second migrate applies nothing");

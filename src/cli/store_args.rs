@@ -20,8 +20,8 @@ pub struct ClickHouseArgs {
     pub clickhouse_user: String,
     #[arg(long, env = "TANDEMU_CLICKHOUSE_PASSWORD", default_value = "", hide_env_values = true)]
     pub clickhouse_password: String,
-    /// Days a fact lives before ClickHouse's TTL drops it.
-    #[arg(long, env = "TANDEMU_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS)]
+    /// Days a fact lives before ClickHouse's TTL drops it (1 to 3650).
+    #[arg(long, env = "TANDEMU_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u16).range(1..=3650))]
     pub retention_days: u16,
 }
 

@@ -24,6 +24,10 @@ use crate::facts::{FrictionFact, SeriesState, SessionFact, TaskFact, ToolCallFac
 /// Days a fact lives before its TTL drops it, unless a retention policy says otherwise.
 pub const DEFAULT_RETENTION_DAYS: u16 = 365;
 
+/// The longest retention: ClickHouse's `DateTime` (which the TTL expression uses) ends in 2106,
+/// and a TTL beyond it wraps around and expires rows at once.
+pub const MAX_RETENTION_DAYS: u16 = 3_650;
+
 #[derive(Clone)]
 pub struct ClickHouseStore {
     client: Client,
@@ -57,8 +61,9 @@ impl ClickHouseStore {
         Self { client, retention_days: DEFAULT_RETENTION_DAYS, epoch: Arc::new(AtomicU64::new(0)) }
     }
 
+    /// Days facts live, between 1 and [`MAX_RETENTION_DAYS`] (a value outside is clamped).
     pub fn with_retention_days(mut self, days: u16) -> Self {
-        self.retention_days = days;
+        self.retention_days = days.clamp(1, MAX_RETENTION_DAYS);
         self
     }
 
