@@ -98,6 +98,28 @@ pub struct TaskRow {
 /// Minimum run of failures that makes a loop.
 pub const LOOP_MIN: u64 = 3;
 
+impl SessionRow {
+    /// Adds another row's counters (not its bounds, duration or models): how sessions are
+    /// summed into one, and how the API sums sessions into a group.
+    pub fn add_counts(&mut self, o: &SessionRow) {
+        self.active_time_ms = self.active_time_ms.saturating_add(o.active_time_ms);
+        self.prompts = self.prompts.saturating_add(o.prompts);
+        self.api_requests = self.api_requests.saturating_add(o.api_requests);
+        self.api_errors = self.api_errors.saturating_add(o.api_errors);
+        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
+        self.cache_creation_tokens = self.cache_creation_tokens.saturating_add(o.cache_creation_tokens);
+        self.cost_usd += o.cost_usd;
+        self.lines_added = self.lines_added.saturating_add(o.lines_added);
+        self.lines_removed = self.lines_removed.saturating_add(o.lines_removed);
+        self.tool_calls = self.tool_calls.saturating_add(o.tool_calls);
+        self.tool_failures = self.tool_failures.saturating_add(o.tool_failures);
+        self.commits = self.commits.saturating_add(o.commits);
+        self.pull_requests = self.pull_requests.saturating_add(o.pull_requests);
+    }
+}
+
 /// A session being summed up, fact by fact: the embedded store keeps one per session and adds
 /// each new fact to it, so reading sessions costs one record per session, not one per event.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -149,21 +171,7 @@ impl SessionAcc {
             row.end_ms = row.end_ms.max(o.end_ms);
             self.timed = true;
         }
-        row.active_time_ms = row.active_time_ms.saturating_add(o.active_time_ms);
-        row.prompts = row.prompts.saturating_add(o.prompts);
-        row.api_requests = row.api_requests.saturating_add(o.api_requests);
-        row.api_errors = row.api_errors.saturating_add(o.api_errors);
-        row.input_tokens = row.input_tokens.saturating_add(o.input_tokens);
-        row.output_tokens = row.output_tokens.saturating_add(o.output_tokens);
-        row.cache_read_tokens = row.cache_read_tokens.saturating_add(o.cache_read_tokens);
-        row.cache_creation_tokens = row.cache_creation_tokens.saturating_add(o.cache_creation_tokens);
-        row.cost_usd += o.cost_usd;
-        row.lines_added = row.lines_added.saturating_add(o.lines_added);
-        row.lines_removed = row.lines_removed.saturating_add(o.lines_removed);
-        row.tool_calls = row.tool_calls.saturating_add(o.tool_calls);
-        row.tool_failures = row.tool_failures.saturating_add(o.tool_failures);
-        row.commits = row.commits.saturating_add(o.commits);
-        row.pull_requests = row.pull_requests.saturating_add(o.pull_requests);
+        row.add_counts(&o);
         self.models.extend(other.models);
     }
 

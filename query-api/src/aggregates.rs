@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use tandemu_processor::aggregate::day_of;
+use tandemu_processor::aggregate::{SessionRow, day_of};
 use uuid::Uuid;
 
 use crate::caller::Caller;
@@ -173,22 +173,12 @@ pub async fn sessions(State(st): State<ApiState>, caller: Caller, headers: Heade
     t.render(p.format)
 }
 
+/// A group of sessions: how many, their summed duration, and their summed counters.
 #[derive(Default)]
 struct SessionSums {
     sessions: u64,
     duration_ms: i64,
-    active_time_ms: u64,
-    prompts: u64,
-    api_requests: u64,
-    api_errors: u64,
-    input_tokens: u64,
-    output_tokens: u64,
-    cost_usd: f64,
-    lines_added: u64,
-    lines_removed: u64,
-    tool_calls: u64,
-    tool_failures: u64,
-    commits: u64,
+    totals: SessionRow,
 }
 
 /// `GET /v1/sessions/summary?group_by=day|user`: sessions and their totals per group.
@@ -205,18 +195,7 @@ pub async fn sessions_summary(State(st): State<ApiState>, caller: Caller, header
             let g = by.entry(key).or_default();
             g.sessions = g.sessions.saturating_add(1);
             g.duration_ms = g.duration_ms.saturating_add(s.duration_ms);
-            g.active_time_ms = g.active_time_ms.saturating_add(s.active_time_ms);
-            g.prompts = g.prompts.saturating_add(s.prompts);
-            g.api_requests = g.api_requests.saturating_add(s.api_requests);
-            g.api_errors = g.api_errors.saturating_add(s.api_errors);
-            g.input_tokens = g.input_tokens.saturating_add(s.input_tokens);
-            g.output_tokens = g.output_tokens.saturating_add(s.output_tokens);
-            g.cost_usd += s.cost_usd;
-            g.lines_added = g.lines_added.saturating_add(s.lines_added);
-            g.lines_removed = g.lines_removed.saturating_add(s.lines_removed);
-            g.tool_calls = g.tool_calls.saturating_add(s.tool_calls);
-            g.tool_failures = g.tool_failures.saturating_add(s.tool_failures);
-            g.commits = g.commits.saturating_add(s.commits);
+            g.totals.add_counts(&s);
         }
     }
     let mut t = Table::new(&[
@@ -243,18 +222,18 @@ pub async fn sessions_summary(State(st): State<ApiState>, caller: Caller, header
             g.sessions.into(),
             g.duration_ms.into(),
             (g.duration_ms as f64 / g.sessions.max(1) as f64).into(),
-            g.active_time_ms.into(),
-            g.prompts.into(),
-            g.api_requests.into(),
-            g.api_errors.into(),
-            g.input_tokens.into(),
-            g.output_tokens.into(),
-            g.cost_usd.into(),
-            g.lines_added.into(),
-            g.lines_removed.into(),
-            g.tool_calls.into(),
-            g.tool_failures.into(),
-            g.commits.into(),
+            g.totals.active_time_ms.into(),
+            g.totals.prompts.into(),
+            g.totals.api_requests.into(),
+            g.totals.api_errors.into(),
+            g.totals.input_tokens.into(),
+            g.totals.output_tokens.into(),
+            g.totals.cost_usd.into(),
+            g.totals.lines_added.into(),
+            g.totals.lines_removed.into(),
+            g.totals.tool_calls.into(),
+            g.totals.tool_failures.into(),
+            g.totals.commits.into(),
         ]);
     }
     t.render(p.format)
