@@ -45,3 +45,36 @@ fn inspect_reports_malformed_input_clearly() {
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(stderr.contains("cannot tell the signal"), "{stderr}");
 }
+
+#[test]
+fn retention_on_a_single_node_sets_shows_bounds_and_purges() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::cargo_bin("tandemu").unwrap();
+        cmd.env_remove("TANDEMU_CLICKHOUSE_URL").arg("retention").args(args).args(["--data-dir", data]);
+        cmd.assert()
+    };
+    let out = run(&["set", "--table", "sessions", "--days", "30"]).success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("default 30 days, applied"));
+    run(&["bounds", "--min-days", "10", "--max-days", "400"]).success();
+    let out = run(&["show", "--json"]).success();
+    let shown: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(shown["tables"][0]["table"], "sessions");
+    assert_eq!(shown["tables"][0]["default_days"], 30);
+    assert_eq!(shown["tables"][3]["default_days"], 730, "rollups keep their shipped default");
+    assert_eq!(shown["bounds"], serde_json::json!({"min_days": 10, "max_days": 400}));
+    let out = run(&["show"]).success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("within 10..400 days"));
+
+    let out = run(&["set", "--table", "sessions", "--days", "50", "--org", "0195f0e0-0000-7000-8000-000000000001"]).failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("is not registered"));
+    let out = run(&["set", "--table", "logs", "--days", "5"]).failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("expected sessions, friction, completion or rollups"));
+    let out = run(&["set", "--table", "sessions", "--days", "0"]).failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("between 1 and 3650"));
+    let out = run(&["bounds", "--min-days", "500", "--max-days", "400"]).failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("bounds must satisfy"));
+    let out = run(&["purge"]).success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("purged 0 rows"));
+}

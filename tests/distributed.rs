@@ -78,6 +78,38 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
         ),
     );
     let service_url = format!("{}/{db}", base.replacen("postgres@", &format!("{service}@"), 1));
+    let owner_url = format!("{base}/{db}");
+
+    // Retention, as the operator: every table's default past the fixtures' date (2026-12-03), and
+    // an override for the organization, which the processor reads from PostgreSQL and stamps.
+    let org = uuid::Uuid::new_v4().to_string();
+    let user = uuid::Uuid::new_v4().to_string();
+    // The organization is registered (as `POST /v1/org` would), so overrides can refer to it.
+    psql(
+        &db,
+        &format!(
+            "INSERT INTO organizations (id, name) VALUES ('{org}', 'Dist'); \
+             INSERT INTO memberships (org_id, user_id, email, role) VALUES ('{org}', '{user}', 'dev@x.invalid', 'owner')"
+        ),
+    );
+    let ch = ["--clickhouse-url", ch_url.as_str(), "--clickhouse-database", ch_db.as_str(), "--database-url", owner_url.as_str()];
+    for table in ["sessions", "friction", "completion", "rollups"] {
+        let out = tandemu(&[&["retention", "set", "--table", table, "--days", "3650"][..], &ch].concat()).output().unwrap();
+        assert!(out.status.success(), "retention set {table}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("→ 3650 days"), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    let out = tandemu(&[&["retention", "set", "--table", "sessions", "--days", "3000", "--org", &org][..], &ch].concat()).output().unwrap();
+    assert!(out.status.success(), "retention override: {}", String::from_utf8_lossy(&out.stderr));
+    let out = tandemu(&[&["retention", "show", "--json"][..], &ch].concat()).output().unwrap();
+    assert!(out.status.success(), "retention show: {}", String::from_utf8_lossy(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("retention show --json");
+    for t in shown["tables"].as_array().unwrap() {
+        assert_eq!(t["default_days"], 3650, "{t}");
+        for ttl in t["clickhouse"].as_array().unwrap() {
+            assert_eq!(ttl["default_days"], 3650, "what ClickHouse really has: {ttl}");
+        }
+    }
+    assert_eq!(shown["tables"][0]["overrides"][0]["days"], 3000);
 
     // A superuser connection is refused: RLS would not bind it.
     let out = tandemu(&[
@@ -131,9 +163,8 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
             "127.0.0.1:0",
             "--linger",
             "100ms",
-            // The fixtures are dated 2026-12-03: keep them past the default retention's TTL.
-            "--retention-days",
-            "3650",
+            "--database-url",
+            &service_url,
         ],
     );
     let mut query = spawn(
@@ -153,9 +184,7 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
     wait_ready(&format!("http://127.0.0.1:{http}/readyz"), "ingest", &mut ingest).await;
     wait_ready(&format!("http://127.0.0.1:{api}/readyz"), "query-api", &mut query).await;
 
-    let org = uuid::Uuid::new_v4().to_string();
-    let user = uuid::Uuid::new_v4().to_string();
-    let out = tandemu(&["token", "issue", "--org", &org, "--user", &user]).output().unwrap();
+    let out = tandemu(&["token", "issue", "--org", &org, "--user", &user, "--role", "owner"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
@@ -197,6 +226,15 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
         assert!(Instant::now() < deadline, "tools did not reach the query API: {tools}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // The organization's session rows carry its override (read by the processor from PostgreSQL);
+    // its other tables follow their defaults (stamp 0).
+    let stamps = |table: &str| {
+        let sql = format!("SELECT DISTINCT retention_days FROM {ch_db}.{table} FORMAT TSV");
+        let ch_url = ch_url.clone();
+        async move { reqwest::Client::new().post(&ch_url).body(sql).send().await.unwrap().text().await.unwrap().trim().to_owned() }
+    };
+    assert_eq!(stamps("session_facts").await, "3000");
+    assert_eq!(stamps("tool_call_facts").await, "0");
 
     psql("postgres", &format!("DROP DATABASE {db} WITH (FORCE)"));
 }

@@ -4,6 +4,7 @@
 pub const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "migrations_table", include_str!("../../clickhouse/0001_migrations_table.sql")),
     (2, "projection_facts", include_str!("../../clickhouse/0002_projection_facts.sql")),
+    (3, "retention_policy", include_str!("../../clickhouse/0003_retention_policy.sql")),
 ];
 
 /// Splits a migration file into statements (the HTTP interface takes one per request).

@@ -9,9 +9,11 @@
 //! - [`store`]: the store trait and its embedded and ClickHouse backends.
 //! - [`runner`]: the consume → write → commit loop, with retries and dead letters.
 //! - [`clickhouse_ddl`]: the shipped ClickHouse migrations.
+//! - [`retention`]: how long each projection lives, per table and per organization.
 
 pub mod aggregate;
 pub mod clickhouse_ddl;
 pub mod facts;
+pub mod retention;
 pub mod runner;
 pub mod store;

@@ -9,6 +9,7 @@
 //! - [`params`]: time range, filters, grouping, paging, output format.
 //! - [`aggregates`]: the aggregate endpoints.
 //! - [`manage`]: organization, members, teams and tokens, gated by [`roles`].
+//! - [`retention`]: the organization's retention overrides.
 //! - [`openapi`]: `/openapi.json`, from the router's own endpoint table.
 //! - [`render`]: one table, three encodings (JSON, CSV, Arrow IPC stream).
 //! - [`roles`]: the product's role table; the one place that decides who may manage what.
@@ -24,6 +25,7 @@ pub mod manage;
 pub mod openapi;
 pub mod params;
 pub mod render;
+pub mod retention;
 pub mod roles;
 pub mod router;
 pub mod secrets;

@@ -30,6 +30,13 @@ pub const MANAGEMENT: &[(&str, &str, &str, &str)] = &[
     ("delete", "/v1/integrations/{id}", "Remove an integration", "owners and admins"),
     ("post", "/v1/tokens", "Issue a token for a member (body: user, ttl_days)", "owners and admins"),
     ("delete", "/v1/tokens/{jti}", "Revoke a token by its id", "owners and admins; anyone for their own token"),
+    ("get", "/v1/retention", "Retention per table: the default, the organization's override, what applies, and the bounds", "owners and admins"),
+    (
+        "put",
+        "/v1/retention",
+        "Set (days) or remove (null) the organization's overrides, per table (body: {\"sessions\": 800, \"friction\": null})",
+        "owners and admins",
+    ),
 ];
 
 fn param(name: &str, description: &str, schema: Value) -> Value {

@@ -1,11 +1,11 @@
 //! The product's role table, in one place. Every management endpoint asks [`require`] for its
 //! permission; nothing else decides who may do what.
 //!
-//! | role | dashboard | manage teams | manage integrations | invite members | delete org |
-//! |---|---|---|---|---|---|
-//! | owner | yes | yes | yes | yes | yes |
-//! | admin | yes | yes | yes | yes | no |
-//! | member | yes | no | no | no | no |
+//! | role | dashboard | manage teams | manage integrations | invite members | retention | delete org |
+//! |---|---|---|---|---|---|---|
+//! | owner | yes | yes | yes | yes | yes | yes |
+//! | admin | yes | yes | yes | yes | yes | no |
+//! | member | yes | no | no | no | no | no |
 
 use tandemu_ingest::auth::Role;
 
@@ -19,12 +19,20 @@ pub enum Permission {
     ManageTeams,
     ManageIntegrations,
     InviteMembers,
+    /// The organization's retention overrides.
+    ManageRetention,
     DeleteOrg,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] =
-        [Permission::Dashboard, Permission::ManageTeams, Permission::ManageIntegrations, Permission::InviteMembers, Permission::DeleteOrg];
+    pub const ALL: [Permission; 6] = [
+        Permission::Dashboard,
+        Permission::ManageTeams,
+        Permission::ManageIntegrations,
+        Permission::InviteMembers,
+        Permission::ManageRetention,
+        Permission::DeleteOrg,
+    ];
 
     fn describe(self) -> &'static str {
         match self {
@@ -32,6 +40,7 @@ impl Permission {
             Permission::ManageTeams => "manage teams",
             Permission::ManageIntegrations => "manage integrations",
             Permission::InviteMembers => "invite members",
+            Permission::ManageRetention => "manage retention",
             Permission::DeleteOrg => "delete the organization",
         }
     }
@@ -68,9 +77,12 @@ mod tests {
     use tandemu_schemas::{TenantId, UserId};
     use uuid::Uuid;
 
-    /// The product's table, cell by cell: (role, [dashboard, teams, integrations, invite, delete]).
-    const TABLE: [(Role, [bool; 5]); 3] =
-        [(Role::Owner, [true, true, true, true, true]), (Role::Admin, [true, true, true, true, false]), (Role::Member, [true, false, false, false, false])];
+    /// The product's table, cell by cell: (role, [dashboard, teams, integrations, invite, retention, delete]).
+    const TABLE: [(Role, [bool; 6]); 3] = [
+        (Role::Owner, [true, true, true, true, true, true]),
+        (Role::Admin, [true, true, true, true, true, false]),
+        (Role::Member, [true, false, false, false, false, false]),
+    ];
 
     #[test]
     fn every_cell_of_the_role_table() {

@@ -13,8 +13,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::aggregates::{self, COMPLETION_GROUPS, COST_GROUPS, FRICTION_GROUPS, LINES_GROUPS, SESSIONS_SUMMARY_GROUPS};
 use crate::error::ApiError;
-use crate::manage;
 use crate::openapi::{self, Endpoint};
+use crate::{manage, retention};
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -74,7 +74,8 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         .route("/v1/integrations", get(manage::list_integrations).post(manage::create_integration))
         .route("/v1/integrations/{id}", delete(manage::delete_integration))
         .route("/v1/tokens", post(manage::issue_token))
-        .route("/v1/tokens/{jti}", delete(manage::revoke_token));
+        .route("/v1/tokens/{jti}", delete(manage::revoke_token))
+        .route("/v1/retention", get(retention::get_retention).put(retention::put_retention));
     app.route("/openapi.json", get(move || std::future::ready(axum::Json((*doc).clone()))))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

@@ -212,7 +212,7 @@ async fn openapi_matches_the_routes_and_cors_is_restricted() {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
     let v1: Vec<&String> = paths.iter().filter(|p| p.starts_with("/v1/")).collect();
-    assert_eq!(v1.len(), 8 + 9, "{paths:?}: 8 aggregate and 9 management paths");
+    assert_eq!(v1.len(), 8 + 10, "{paths:?}: 8 aggregate and 10 management paths");
     for p in v1 {
         for (method, _) in doc["paths"][p].as_object().unwrap() {
             let url = format!(

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor};
 use tandemu_ingest::auth::{self, Role, Verifier};
+use tandemu_processor::retention::{Bounds, RetentionTable};
 use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_query_api::directory::embedded::EmbeddedDirectory;
 use tandemu_query_api::directory::{APP_ROLE, Directory, MIGRATOR, Member, Org, PostgresDirectory};
@@ -51,7 +52,9 @@ impl Api {
     }
 }
 
-async fn scenario(directory: Arc<dyn Directory>) {
+/// `operator` is the same directory as the operator reaches it (in PostgreSQL: as the owner of
+/// the tables, since the service role may not change retention defaults).
+async fn scenario(directory: Arc<dyn Directory>, operator: Arc<dyn Directory>) {
     let kind = directory.kind();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(EmbeddedStore::open(&dir.path().join("store.redb")).unwrap());
@@ -151,6 +154,36 @@ async fn scenario(directory: Arc<dyn Directory>) {
     let (status, _) = api.call(Method::DELETE, &format!("/v1/integrations/{}", stored[0].id), &admin.token, None).await;
     assert_eq!(status, 204);
 
+    // Retention: owners and admins set their organization's overrides within the operator's
+    // bounds; members cannot; another organization is untouched.
+    operator.set_retention_bounds(Bounds::new(30, 1_000).unwrap()).await.unwrap();
+    operator.set_retention_default(RetentionTable::Friction, 90).await.unwrap();
+    for (p, role) in everyone {
+        let (status, body) = api.call(Method::GET, "/v1/retention", &p.token, None).await;
+        assert_eq!(status, if role == "member" { 403 } else { 200 }, "{kind}: {role} GET /v1/retention: {body}");
+        let (status, _) = api.call(Method::PUT, "/v1/retention", &p.token, Some(json!({"sessions": 800}))).await;
+        assert_eq!(status, if role == "member" { 403 } else { 200 }, "{kind}: {role} PUT /v1/retention");
+    }
+    let (_, view) = api.call(Method::PUT, "/v1/retention", &owner.token, Some(json!({"completion": 400, "friction": null}))).await;
+    let row = |v: &Value, t: &str| v["tables"].as_array().unwrap().iter().find(|r| r["table"] == t).cloned().unwrap();
+    assert_eq!(row(&view, "sessions")["effective_days"], 800, "{kind}: {view}");
+    assert_eq!(row(&view, "completion")["override_days"], 400);
+    assert_eq!((row(&view, "friction")["default_days"].clone(), row(&view, "friction")["override_days"].clone()), (json!(90), Value::Null));
+    assert_eq!(view["bounds"], json!({"min_days": 30, "max_days": 1000}));
+    let (status, body) = api.call(Method::PUT, "/v1/retention", &owner.token, Some(json!({"sessions": 5000}))).await;
+    assert_eq!(status, 400, "{kind}: outside the bounds");
+    assert!(body["message"].as_str().unwrap().contains("between 30 and 1000"), "{body}");
+    let (status, _) = api.call(Method::PUT, "/v1/retention", &owner.token, Some(json!({"logs": 10}))).await;
+    assert_eq!(status, 400, "{kind}: unknown table");
+    let (status, _) = api.call(Method::PUT, "/v1/retention", &owner.token, Some(json!({"sessions": 40, "org": b}))).await;
+    assert_eq!(status, 400, "{kind}: an org in the body is refused, not obeyed");
+    let (_, theirs) = api.call(Method::GET, "/v1/retention", &other_owner.token, None).await;
+    assert!(theirs["tables"].as_array().unwrap().iter().all(|r| r["override_days"].is_null()), "{kind}: B has no overrides: {theirs}");
+    let policy = directory.retention_policy().await.unwrap();
+    assert_eq!(policy.effective(a, RetentionTable::Sessions), 800, "{kind}: the processor's view has A's override");
+    assert_eq!(policy.effective(b, RetentionTable::Sessions), 365, "{kind}: and B on the default");
+    assert_eq!(policy.effective(a, RetentionTable::Friction), 90);
+
     // An admin cannot mint an owner's token (it would carry the owner role).
     let (status, _) = api.call(Method::POST, "/v1/tokens", &admin.token, Some(json!({"user": owner.member.user}))).await;
     assert_eq!(status, 403, "{kind}: admins do not issue owner tokens");
@@ -206,7 +239,8 @@ async fn scenario(directory: Arc<dyn Directory>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn management_on_the_embedded_directory() {
     let dir = tempfile::tempdir().unwrap();
-    scenario(Arc::new(EmbeddedDirectory::open(&dir.path().join("directory.redb")).unwrap())).await;
+    let directory = Arc::new(EmbeddedDirectory::open(&dir.path().join("directory.redb")).unwrap());
+    scenario(directory.clone(), directory).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,7 +261,10 @@ async fn management_on_postgres() {
         .await
         .unwrap();
     let service = PgPoolOptions::new().max_connections(4).connect_with(opts.database(&db).username(login).disable_statement_logging()).await.unwrap();
-    scenario(Arc::new(PostgresDirectory::new(service.clone()))).await;
+    let as_service = PostgresDirectory::new(service.clone());
+    let refused = as_service.set_retention_default(RetentionTable::Sessions, 30).await.expect_err("the service role cannot");
+    assert!(refused.to_string().contains("the role that ran `tandemu migrate`"), "{refused}");
+    scenario(Arc::new(as_service), Arc::new(PostgresDirectory::new(owner.clone()))).await;
     service.close().await;
     owner.close().await;
     root.execute(AssertSqlSafe(format!("DROP DATABASE {db} WITH (FORCE)"))).await.unwrap();

@@ -63,6 +63,9 @@ async fn fill(owner: &PgPool, org: Uuid) -> Vec<(&'static str, i64)> {
     out
 }
 
+/// Not tenant data: the operator's retention defaults and bounds (`migrations/…_retention_policy.sql`).
+const OPERATOR_TABLES: [&str; 2] = ["retention_bounds", "retention_defaults"];
+
 #[tokio::test]
 async fn every_tenancy_table_is_isolated_for_the_service_role() {
     let db = testenv::unique("tandemu_rls");
@@ -71,7 +74,8 @@ async fn every_tenancy_table_is_isolated_for_the_service_role() {
     let owner = pool(&db, None).await;
     MIGRATOR.run(&owner).await.expect("migrations apply");
 
-    // Every table of the schema except sqlx's bookkeeping is tenant data and must be covered.
+    // Every table of the schema except sqlx's bookkeeping and the operator's settings is tenant
+    // data and must be covered.
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '_sqlx_migrations' ORDER BY 1",
@@ -79,6 +83,7 @@ async fn every_tenancy_table_is_isolated_for_the_service_role() {
     .fetch_all(&owner)
     .await
     .unwrap();
+    let tables: Vec<String> = tables.into_iter().filter(|t| !OPERATOR_TABLES.contains(&t.as_str())).collect();
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
     let filled = fill(&owner, a).await;
     fill(&owner, b).await;
@@ -94,7 +99,7 @@ async fn every_tenancy_table_is_isolated_for_the_service_role() {
     .fetch_all(&owner)
     .await
     .unwrap();
-    for (t, rls, force) in &flags {
+    for (t, rls, force) in flags.iter().filter(|f| !OPERATOR_TABLES.contains(&f.0.as_str())) {
         assert!(*rls && *force, "{t}: ENABLE and FORCE ROW LEVEL SECURITY");
     }
 
@@ -124,6 +129,23 @@ async fn every_tenancy_table_is_isolated_for_the_service_role() {
         assert_eq!(n, 1, "{table}: tenant A sees its own row only");
         tx.rollback().await.unwrap();
     }
+    // The operator's settings: the service reads them and cannot change them.
+    for table in OPERATOR_TABLES {
+        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT count(*) FROM {table}"))).fetch_one(&service).await.expect("readable");
+        let e = sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&service).await.expect_err("not writable by the service");
+        assert!(e.to_string().contains("permission denied"), "{table}: {e}");
+    }
+    // The processor's one cross-tenant read: every organization's overrides, numbers only.
+    let overrides: Vec<(Uuid, String, i32)> = sqlx::query_as("SELECT org_id, table_name, days FROM tandemu_retention_overrides() ORDER BY org_id")
+        .fetch_all(&service)
+        .await
+        .expect("the service may call it");
+    let mut orgs: Vec<Uuid> = overrides.iter().map(|o| o.0).collect();
+    orgs.sort();
+    let mut want = vec![a, b];
+    want.sort();
+    assert_eq!(orgs, want, "both organizations' overrides");
+
     // And the setting does not outlive its transaction on a pooled connection.
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM teams").fetch_one(&service).await.unwrap();
     assert_eq!(n, 0);

@@ -8,6 +8,7 @@ mod migrate;
 mod process;
 mod query_api_cmd;
 mod replay;
+mod retention;
 mod secret;
 mod serve;
 mod setup;
@@ -50,6 +51,10 @@ pub enum Command {
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// How long projections live: show the policy and what ClickHouse really has, change a
+    /// table's default or an organization's override, set the bounds, purge now.
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
     /// Show what Tandemu would keep from an OTLP export: the canonical events, as JSON lines.
     ///
     /// Reads one export request body (OTLP protobuf or OTLP/JSON, optionally gzip) and runs it
@@ -81,6 +86,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::QueryApi(args) => runtime()?.block_on(query_api_cmd::run(args)),
         Command::Migrate(args) => runtime()?.block_on(migrate::run(args)),
         Command::Replay(args) => runtime()?.block_on(replay::run(args)),
+        Command::Retention(cmd) => runtime()?.block_on(retention::run(cmd)),
     }
 }
 

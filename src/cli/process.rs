@@ -8,7 +8,16 @@ use tandemu_processor::runner::{self, KafkaSourceConfig};
 use tandemu_processor::store::clickhouse::ClickHouseStore;
 use tokio::sync::watch;
 
+use std::sync::Arc;
+
+use sqlx::postgres::PgPoolOptions;
+use tandemu_processor::retention::PolicyHandle;
+use tandemu_query_api::directory::{Directory, PostgresDirectory};
+
 use super::CliError;
+
+/// How soon an organization's new retention override reaches the rows written.
+const POLICY_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 use super::store_args::{ClickHouseArgs, RunnerArgs};
 
 #[derive(Debug, Args)]
@@ -27,6 +36,10 @@ pub struct ProcessArgs {
     pub clickhouse: ClickHouseArgs,
     #[command(flatten)]
     pub runner: RunnerArgs,
+    /// PostgreSQL as the service role (as for `tandemu query-api`), to read organizations'
+    /// retention overrides, which new rows carry. Without it every row follows its table's default.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Address of /healthz, /readyz (ClickHouse answers) and Prometheus /metrics.
     #[arg(long, env = "TANDEMU_PROCESSOR_LISTEN", default_value = "127.0.0.1:9464")]
     pub listen: std::net::SocketAddr,
@@ -42,6 +55,20 @@ pub async fn run(args: ProcessArgs) -> Result<(), CliError> {
             args.clickhouse.clickhouse_database
         )));
     }
+    let store = match &args.database_url {
+        Some(url) => {
+            let pool = PgPoolOptions::new().max_connections(1).connect(url).await.map_err(|e| CliError::Usage(format!("PostgreSQL: {e}")))?;
+            let directory: Arc<dyn Directory> = Arc::new(PostgresDirectory::new(pool));
+            // Read once before the first batch, so no row is stamped before the overrides are known.
+            let policy = PolicyHandle::new(directory.retention_policy().await.map_err(|e| CliError::Usage(format!("retention policy: {e}")))?);
+            super::retention::spawn_policy_refresher(directory, policy.clone(), POLICY_REFRESH);
+            store.with_policy(policy)
+        }
+        None => {
+            eprintln!("  no --database-url: organizations' retention overrides are not applied (every row follows its table's default)");
+            store
+        }
+    };
     let cfg = args.runner.config();
     let mut overrides = Vec::new();
     for o in &args.kafka_options {

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use clap::Args;
 use tandemu_ingest::log::{EmbeddedLog, EmbeddedLogConfig};
 use tandemu_ingest::{Pipeline, server};
+use tandemu_processor::retention::PolicyHandle;
 use tandemu_processor::runner;
 use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_query_api::ApiState;
+use tandemu_query_api::directory::Directory;
 use tandemu_query_api::directory::embedded::EmbeddedDirectory;
 use tandemu_query_api::secrets::SecretBox;
 use tokio::sync::watch;
@@ -17,6 +19,9 @@ use super::CliError;
 use super::api_args::ApiArgs;
 use super::ingest_args::IngestArgs;
 use super::store_args::RunnerArgs;
+
+/// How soon a retention override set through the API reaches the purge.
+const POLICY_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The embedded tenancy directory of a data directory.
 pub fn directory_path(data_dir: &Path) -> PathBuf {
@@ -45,6 +50,9 @@ pub struct ServeArgs {
     pub encryption_key: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
+    /// How often the retention policy is applied to the embedded store (also once at start).
+    #[arg(long, env = "TANDEMU_PURGE_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub purge_interval: std::time::Duration,
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -61,6 +69,11 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let directory = EmbeddedDirectory::open(&directory_file).map_err(|e| CliError::Usage(format!("directory {}: {e}", directory_file.display())))?;
     let key = super::secret::encryption_key_for_single_node(args.encryption_key.as_deref(), &args.data_dir)?;
     let sealer = SecretBox::from_hex(&key).map_err(|e| CliError::Usage(e.to_string()))?;
+    // The retention policy follows the directory (overrides set through the API included) and
+    // the store is purged by it.
+    let policy = PolicyHandle::new(directory.retention_policy().await.map_err(|e| CliError::Usage(format!("retention policy: {e}")))?);
+    let refresher = super::retention::spawn_policy_refresher(Arc::new(directory.clone()), policy.clone(), POLICY_REFRESH);
+    let purger = super::retention::spawn_purger(store.clone(), policy, args.purge_interval);
     let state = ApiState::new(Arc::new(store.clone()), Arc::new(directory), verifier).with_signing_secret(secret.clone()).with_secrets(sealer);
     let api = args.api.start(state).await?;
 
@@ -83,6 +96,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     eprintln!("  OTLP/HTTP   http://{}  (also /healthz, /readyz, /metrics)", running.http_addr);
     eprintln!("  query API   http://{}/v1/…  (bearer token of the organization)", api.addr);
     eprintln!("  data        {} ({records} events in the log)", args.data_dir.display());
+    eprintln!("  retention   purged every {} (tandemu retention show)", humantime::format_duration(args.purge_interval));
     eprintln!("  tokens      tandemu token issue --data-dir {} --org <uuid> --user <uuid>", args.data_dir.display());
     eprintln!("Ctrl-C stops after the requests in flight are answered.");
 
@@ -91,6 +105,8 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     running.shutdown().await;
     api.shutdown().await;
     let _ = stop_tx.send(true);
+    refresher.abort();
+    purger.abort();
     eprintln!("stopping: processing what was accepted…");
     match processor.await {
         Ok(Ok(_)) => {}

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::CliError;
 use tandemu_processor::runner::RunnerConfig;
-use tandemu_processor::store::clickhouse::{ClickHouseStore, DEFAULT_RETENTION_DAYS};
+use tandemu_processor::store::clickhouse::ClickHouseStore;
 
 #[derive(Debug, Clone, Args)]
 pub struct ClickHouseArgs {
@@ -20,9 +20,6 @@ pub struct ClickHouseArgs {
     pub clickhouse_user: String,
     #[arg(long, env = "TANDEMU_CLICKHOUSE_PASSWORD", default_value = "", hide_env_values = true)]
     pub clickhouse_password: String,
-    /// Days a fact lives before ClickHouse's TTL drops it (1 to 3650).
-    #[arg(long, env = "TANDEMU_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u16).range(1..=3650))]
-    pub retention_days: u16,
 }
 
 impl ClickHouseArgs {
@@ -37,7 +34,7 @@ impl ClickHouseArgs {
             .with_database(&self.clickhouse_database)
             .with_user(&self.clickhouse_user)
             .with_password(&self.clickhouse_password);
-        Ok(ClickHouseStore::new(client).with_retention_days(self.retention_days))
+        Ok(ClickHouseStore::new(client))
     }
 }
 

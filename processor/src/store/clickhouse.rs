@@ -16,28 +16,27 @@ use tandemu_ingest::log::BoxFuture;
 use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
-use super::{Batch, DeadLetter, ProjectionStore, StoreError};
+use super::{Batch, DeadLetter, ProjectionStore, PurgeReport, StoreError};
 use crate::aggregate::{self, DailyUsageRow, FrictionLoop, SessionRow, TaskRow, ToolUsageRow};
 use crate::clickhouse_ddl;
 use crate::facts::{FrictionFact, SeriesState, SessionFact, TaskFact, ToolCallFact};
+use crate::retention::{PolicyHandle, RetentionPolicy, RetentionTable};
 
-/// Days a fact lives before its TTL drops it, unless a retention policy says otherwise.
-pub const DEFAULT_RETENTION_DAYS: u16 = 365;
-
-/// The longest retention: ClickHouse's `DateTime` (which the TTL expression uses) ends in 2106,
-/// and a TTL beyond it wraps around and expires rows at once.
-pub const MAX_RETENTION_DAYS: u16 = 3_650;
+pub use crate::retention::MAX_DAYS as MAX_RETENTION_DAYS;
 
 #[derive(Clone)]
 pub struct ClickHouseStore {
-    client: Client,
-    retention_days: u16,
+    pub(crate) client: Client,
+    /// Organizations' overrides, stamped on their rows (see `crate::retention`).
+    policy: PolicyHandle,
+    /// Stamped instead of 0 on rows without an override (tests: dated fixtures outlive defaults).
+    fixed_days: Option<u16>,
     /// Bumped by every reset and part of every deduplication token: after a replay truncates
     /// the facts, ClickHouse must not skip the re-inserts as blocks it has seen.
     epoch: Arc<AtomicU64>,
 }
 
-fn classify(e: clickhouse::error::Error) -> StoreError {
+pub(crate) fn classify(e: clickhouse::error::Error) -> StoreError {
     use clickhouse::error::Error as E;
     match e {
         // The server understood the request and refused it: retrying the same data will not help.
@@ -58,13 +57,27 @@ fn is_transient(msg: &str) -> bool {
 impl ClickHouseStore {
     /// A store on `client` (URL, database and credentials already set).
     pub fn new(client: Client) -> Self {
-        Self { client, retention_days: DEFAULT_RETENTION_DAYS, epoch: Arc::new(AtomicU64::new(0)) }
+        Self { client, policy: PolicyHandle::default(), fixed_days: None, epoch: Arc::new(AtomicU64::new(0)) }
     }
 
-    /// Days facts live, between 1 and [`MAX_RETENTION_DAYS`] (a value outside is clamped).
-    pub fn with_retention_days(mut self, days: u16) -> Self {
-        self.retention_days = days.clamp(1, MAX_RETENTION_DAYS);
+    /// The retention policy whose overrides new rows carry.
+    pub fn with_policy(mut self, policy: PolicyHandle) -> Self {
+        self.policy = policy;
         self
+    }
+
+    /// Rows without an override live `days` (clamped to 1..=[`MAX_RETENTION_DAYS`]) instead of
+    /// following their table's default: for tests whose dated fixtures must outlive any default.
+    pub fn with_retention_days(mut self, days: u16) -> Self {
+        self.fixed_days = Some(days.clamp(1, MAX_RETENTION_DAYS));
+        self
+    }
+
+    fn stamp(&self, policy: &RetentionPolicy, tenant: Uuid, table: RetentionTable) -> u16 {
+        match policy.override_days(tenant, table) {
+            Some(days) => days,
+            None => self.fixed_days.unwrap_or(0),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -87,7 +100,9 @@ impl ClickHouseStore {
             }
             if version != first_version {
                 for stmt in clickhouse_ddl::statements(sql) {
-                    self.client.query(&stmt).execute().await.map_err(|e| match classify(e) {
+                    // A migration's TTL change keeps every stored row's expiry (see 0003).
+                    let q = self.client.query(&stmt).with_setting("materialize_ttl_after_modify", "0");
+                    q.execute().await.map_err(|e| match classify(e) {
                         StoreError::Rejected(m) => StoreError::Rejected(format!("migration {version:04}_{name}: {m}")),
                         other => other,
                     })?;
@@ -145,6 +160,13 @@ impl ClickHouseStore {
         insert.end().await.map_err(classify)
     }
 }
+
+/// How long a purge waits for ClickHouse to drop the parts it has found expired.
+const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Active parts of a table whose every row has expired, still to be dropped.
+const EXPIRED_PARTS_SQL: &str = "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = ? AND active AND rows > 0 \
+     AND delete_ttl_info_max != toDateTime(0) AND delete_ttl_info_max <= now()";
 
 fn now_version() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
@@ -237,6 +259,28 @@ struct TaskFactRow {
     ai_lines: u64,
     manual_lines: u64,
     files_changed: u64,
+    retention_days: u16,
+    version: u64,
+}
+
+#[derive(Row, Serialize, Deserialize, Clone)]
+struct DailyUsageFactRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    tenant: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    user: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    event_id: Uuid,
+    time: i64,
+    model: String,
+    cost_usd: f64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_tokens: u64,
+    cache_creation_tokens: u64,
+    lines_added: u64,
+    lines_removed: u64,
+    commits: u32,
     retention_days: u16,
     version: u64,
 }
@@ -369,10 +413,8 @@ SELECT f.tenant, toString(toDate(f.time)) AS day, f.user, toString(f.model) AS m
        sum(f.cache_read_tokens) AS cache_read_tokens, sum(f.cache_creation_tokens) AS cache_creation_tokens,
        sum(f.lines_added) AS lines_added, sum(f.lines_removed) AS lines_removed,
        toUInt64(sum(f.commits)) AS commits
-FROM session_facts AS f FINAL
+FROM daily_usage_facts AS f FINAL
 WHERE f.tenant = toUUID(?)
-  AND (f.cost_usd != 0 OR f.input_tokens + f.output_tokens + f.cache_read_tokens + f.cache_creation_tokens != 0
-       OR f.lines_added + f.lines_removed != 0 OR f.commits != 0)
 GROUP BY f.tenant, day, f.user, model";
 
 // The status of a task: the last finish's (or `done`), else `paused` once paused, else in progress.
@@ -401,7 +443,7 @@ impl ProjectionStore for ClickHouseStore {
     fn write<'a>(&'a self, batch: Batch<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let version = now_version();
-            let days = self.retention_days;
+            let policy = self.policy.current();
             let token = batch.batch_key;
             let f = batch.facts;
             let sessions: Vec<SessionFactRow> = f
@@ -430,11 +472,34 @@ impl ProjectionStore for ClickHouseStore {
                     active_time_ms: s.active_time_ms,
                     model: s.model.clone(),
                     marks_time: s.marks_time,
-                    retention_days: days,
+                    retention_days: self.stamp(&policy, s.tenant, RetentionTable::Sessions),
                     version,
                 })
                 .collect();
             self.insert::<SessionFactRow>("session_facts", token, &sessions).await?;
+            let usage: Vec<DailyUsageFactRow> = f
+                .sessions
+                .iter()
+                .filter(|s| DailyUsageRow::counts(s))
+                .map(|s| DailyUsageFactRow {
+                    tenant: s.tenant,
+                    user: s.user,
+                    event_id: s.event_id,
+                    time: s.time_ms,
+                    model: s.model.clone(),
+                    cost_usd: s.cost_usd,
+                    input_tokens: s.input_tokens,
+                    output_tokens: s.output_tokens,
+                    cache_read_tokens: s.cache_read_tokens,
+                    cache_creation_tokens: s.cache_creation_tokens,
+                    lines_added: s.lines_added,
+                    lines_removed: s.lines_removed,
+                    commits: s.commits,
+                    retention_days: self.stamp(&policy, s.tenant, RetentionTable::Rollups),
+                    version,
+                })
+                .collect();
+            self.insert::<DailyUsageFactRow>("daily_usage_facts", token, &usage).await?;
             let friction: Vec<FrictionFactRow> = f
                 .friction
                 .iter()
@@ -451,7 +516,7 @@ impl ProjectionStore for ClickHouseStore {
                     tool_use_id: x.tool_use_id.clone(),
                     source: x.source.clone(),
                     end_time: x.end_ms,
-                    retention_days: days,
+                    retention_days: self.stamp(&policy, x.tenant, RetentionTable::Friction),
                     version,
                 })
                 .collect();
@@ -470,7 +535,7 @@ impl ProjectionStore for ClickHouseStore {
                     duration_ms: c.duration_ms,
                     file_path: c.file_path.clone(),
                     error_type: c.error_type.clone(),
-                    retention_days: days,
+                    retention_days: self.stamp(&policy, c.tenant, RetentionTable::Friction),
                     version,
                 })
                 .collect();
@@ -490,7 +555,7 @@ impl ProjectionStore for ClickHouseStore {
                     ai_lines: t.ai_lines,
                     manual_lines: t.manual_lines,
                     files_changed: t.files_changed,
-                    retention_days: days,
+                    retention_days: self.stamp(&policy, t.tenant, RetentionTable::Completion),
                     version,
                 })
                 .collect();
@@ -533,7 +598,7 @@ impl ProjectionStore for ClickHouseStore {
 
     fn reset(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            for table in ["session_facts", "friction_facts", "tool_call_facts", "task_facts", "processor_state"] {
+            for table in ["session_facts", "daily_usage_facts", "friction_facts", "tool_call_facts", "task_facts", "processor_state"] {
                 self.client.query(&format!("TRUNCATE TABLE IF EXISTS {table}")).execute().await.map_err(classify)?;
             }
             let epoch = now_version();
@@ -546,6 +611,37 @@ impl ProjectionStore for ClickHouseStore {
                 .map_err(classify)?;
             self.epoch.store(epoch, Ordering::Release);
             Ok(())
+        })
+    }
+
+    fn purge<'a>(&'a self, _policy: &'a RetentionPolicy, _now_ms: i64) -> BoxFuture<'a, Result<PurgeReport, StoreError>> {
+        Box::pin(async move {
+            let mut report = PurgeReport::new();
+            for table in RetentionTable::ALL {
+                let mut removed = 0;
+                for name in table.clickhouse_tables() {
+                    let count = || async {
+                        let n: u64 = self.client.query(&format!("SELECT count() FROM {name}")).fetch_one().await.map_err(classify)?;
+                        Ok::<u64, StoreError>(n)
+                    };
+                    let before = count().await?;
+                    // With `materialize_ttl_recalculate_only` this recomputes the parts' TTL
+                    // bounds without rewriting them; ClickHouse then drops the parts that have
+                    // wholly expired, in the background, which this waits for (a while).
+                    self.client.query(&format!("ALTER TABLE {name} MATERIALIZE TTL")).with_setting("mutations_sync", "2").execute().await.map_err(classify)?;
+                    let deadline = std::time::Instant::now() + PURGE_WAIT;
+                    loop {
+                        let expired: u64 = self.client.query(EXPIRED_PARTS_SQL).bind(*name).fetch_one().await.map_err(classify)?;
+                        if expired == 0 || std::time::Instant::now() > deadline {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    removed += before.saturating_sub(count().await?);
+                }
+                report.insert(table, removed);
+            }
+            Ok(report)
         })
     }
 

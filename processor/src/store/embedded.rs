@@ -15,9 +15,10 @@ use tandemu_ingest::log::BoxFuture;
 use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
-use super::{Batch, DeadLetter, ProjectionStore, StoreError};
+use super::{Batch, DeadLetter, ProjectionStore, PurgeReport, StoreError};
 use crate::aggregate::{self, DailyUsageRow, FrictionLoop, SessionAcc, SessionRow, TaskRow, ToolUsageRow};
 use crate::facts::{FrictionFact, SeriesState, SessionFact, TaskFact, ToolCallFact};
+use crate::retention::{RetentionPolicy, RetentionTable};
 
 const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("session_facts");
 const FRICTION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("friction_facts");
@@ -194,6 +195,45 @@ impl RowSums {
     }
 }
 
+const DAY_MS: i64 = 86_400_000;
+
+/// Removes the facts of `table` older than their tenant's retention; returns the tenants that
+/// lost any and how many facts went.
+fn purge_facts<T: DeserializeOwned>(
+    t: &mut redb::Table<&[u8], &[u8]>,
+    policy: &RetentionPolicy,
+    table: RetentionTable,
+    now_ms: i64,
+    time_of: impl Fn(&T) -> i64,
+) -> Result<(Vec<Uuid>, u64), StoreError> {
+    let mut removed = 0u64;
+    let mut tenants = Vec::new();
+    let mut failure = None;
+    t.retain(|k, v| {
+        let Ok(tenant) = Uuid::from_slice(&k[..16]) else { return true };
+        let fact: T = match postcard::from_bytes(v) {
+            Ok(f) => f,
+            Err(e) => {
+                failure.get_or_insert_with(|| StoreError::Rejected(format!("stored fact: {e}")));
+                return true;
+            }
+        };
+        let keep = time_of(&fact) >= now_ms - i64::from(policy.effective(tenant, table)) * DAY_MS;
+        if !keep {
+            removed += 1;
+            if tenants.last() != Some(&tenant) {
+                tenants.push(tenant);
+            }
+        }
+        keep
+    })
+    .map_err(err)?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok((tenants, removed)),
+    }
+}
+
 fn state_key(partition: i32) -> String {
     format!("series/{partition}")
 }
@@ -282,6 +322,59 @@ impl ProjectionStore for EmbeddedStore {
             // No facts, no sums: the sums are complete.
             tx.open_table(META).map_err(err)?.insert(ROWS_MARKER, [1u8].as_slice()).map_err(err)?;
             tx.commit().map_err(err)
+        }))
+    }
+
+    fn purge<'a>(&'a self, policy: &'a RetentionPolicy, now_ms: i64) -> BoxFuture<'a, Result<PurgeReport, StoreError>> {
+        let policy = policy.clone();
+        Box::pin(self.blocking(move |s| {
+            let mut report = PurgeReport::new();
+            let tx = s.db.begin_write().map_err(err)?;
+            {
+                let mut t = tx.open_table(SESSIONS).map_err(err)?;
+                let (tenants, n) = purge_facts(&mut t, &policy, RetentionTable::Sessions, now_ms, |f: &SessionFact| f.time_ms)?;
+                report.insert(RetentionTable::Sessions, n);
+                // The running session sums of a tenant that lost facts are summed again from the
+                // facts it keeps (a sum cannot take a session's first or last event back out).
+                let mut rows = tx.open_table(SESSION_ROWS).map_err(err)?;
+                for tenant in tenants {
+                    rows.retain(|k, _| !k.starts_with(tenant.as_bytes())).map_err(err)?;
+                    let mut sums = RowSums::default();
+                    for item in t.range(key(tenant, Uuid::nil()).as_slice()..=key(tenant, Uuid::max()).as_slice()).map_err(err)? {
+                        let (_, v) = item.map_err(err)?;
+                        let f: SessionFact = postcard::from_bytes(v.value()).map_err(|e| StoreError::Rejected(format!("stored fact: {e}")))?;
+                        if !f.session.is_empty() {
+                            sums.sessions.entry(session_row_key(&f)).or_insert_with(|| SessionAcc::new(&f)).add(&f);
+                        }
+                    }
+                    for (k, acc) in sums.sessions {
+                        rows.insert(k.as_slice(), postcard::to_allocvec(&acc).map_err(|e| StoreError::Rejected(e.to_string()))?.as_slice()).map_err(err)?;
+                    }
+                }
+                // The rollups are per day: a day goes once all of it is past the retention.
+                let mut daily = tx.open_table(DAILY_ROWS).map_err(err)?;
+                let mut removed = 0u64;
+                daily
+                    .retain(|k, _| {
+                        let (Ok(tenant), Ok(day)) = (Uuid::from_slice(&k[..16]), std::str::from_utf8(&k[16..26])) else { return true };
+                        let days = i64::from(policy.effective(tenant, RetentionTable::Rollups));
+                        let keep = day >= aggregate::day_of(now_ms - days * DAY_MS).as_str();
+                        removed += u64::from(!keep);
+                        keep
+                    })
+                    .map_err(err)?;
+                report.insert(RetentionTable::Rollups, removed);
+                let mut t = tx.open_table(FRICTION).map_err(err)?;
+                let (_, a) = purge_facts(&mut t, &policy, RetentionTable::Friction, now_ms, |f: &FrictionFact| f.time_ms)?;
+                let mut t = tx.open_table(TOOL_CALLS).map_err(err)?;
+                let (_, b) = purge_facts(&mut t, &policy, RetentionTable::Friction, now_ms, |f: &ToolCallFact| f.time_ms)?;
+                report.insert(RetentionTable::Friction, a + b);
+                let mut t = tx.open_table(TASKS).map_err(err)?;
+                let (_, n) = purge_facts(&mut t, &policy, RetentionTable::Completion, now_ms, |f: &TaskFact| f.time_ms)?;
+                report.insert(RetentionTable::Completion, n);
+            }
+            tx.commit().map_err(err)?;
+            Ok(report)
         }))
     }
 

@@ -6,7 +6,10 @@
 //! offset commit, a replay) changes nothing.
 
 pub mod clickhouse;
+pub mod clickhouse_retention;
 pub mod embedded;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tandemu_ingest::log::BoxFuture;
@@ -14,6 +17,10 @@ use tandemu_schemas::TenantId;
 
 use crate::aggregate::{DailyUsageRow, FrictionLoop, SessionRow, TaskRow, ToolUsageRow};
 use crate::facts::{Facts, FrictionFact, SeriesState, ToolCallFact};
+use crate::retention::{RetentionPolicy, RetentionTable};
+
+/// Rows a purge removed, per policy table.
+pub type PurgeReport = BTreeMap<RetentionTable, u64>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,6 +73,11 @@ pub trait ProjectionStore: Send + Sync + 'static {
 
     /// Forgets every fact and the series state, before a replay rebuilds them from the log.
     fn reset(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Removes what the retention policy has expired as of `now_ms` (the embedded store), or has
+    /// ClickHouse apply its TTLs now instead of at the parts' next merge (ClickHouse, whose TTLs
+    /// carry the policy and use its own clock).
+    fn purge<'a>(&'a self, policy: &'a RetentionPolicy, now_ms: i64) -> BoxFuture<'a, Result<PurgeReport, StoreError>>;
 
     fn sessions(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<SessionRow>, StoreError>>;
     /// Friction events, each counted once, oldest first.

@@ -11,13 +11,29 @@ use tandemu_ingest::log::BoxFuture;
 use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
+use tandemu_processor::retention::{Bounds, RetentionPolicy, RetentionTable};
+
 use super::{Directory, DirectoryError, Integration, Member, Org, Team};
+
+/// The key's second half for an override of `table`.
+fn override_id(table: RetentionTable) -> Uuid {
+    Uuid::from_u128(RetentionTable::ALL.iter().position(|t| *t == table).unwrap_or_default() as u128 + 1)
+}
+
+fn table_of(id: &[u8]) -> Option<RetentionTable> {
+    let n = u128::from_be_bytes(id.try_into().ok()?);
+    RetentionTable::ALL.get(usize::try_from(n).ok()?.checked_sub(1)?).copied()
+}
 
 const ORGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("organizations");
 const MEMBERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memberships");
 const TEAMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("teams");
 const REVOKED: TableDefinition<&[u8], u64> = TableDefinition::new("revoked_tokens");
 const INTEGRATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("integrations");
+/// Organizations' retention overrides, keyed by tenant and [`override_id`].
+const RETENTION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("retention_settings");
+/// The operator's retention defaults (`default/<table>`) and bounds (`bounds`).
+const OPERATOR: TableDefinition<&str, &[u8]> = TableDefinition::new("operator_settings");
 
 #[derive(Clone)]
 pub struct EmbeddedDirectory {
@@ -59,6 +75,8 @@ impl EmbeddedDirectory {
         tx.open_table(TEAMS).map_err(err)?;
         tx.open_table(REVOKED).map_err(err)?;
         tx.open_table(INTEGRATIONS).map_err(err)?;
+        tx.open_table(RETENTION).map_err(err)?;
+        tx.open_table(OPERATOR).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -119,7 +137,7 @@ impl Directory for EmbeddedDirectory {
             {
                 let mut orgs = tx.open_table(ORGS).map_err(err)?;
                 existed = orgs.remove(key(tenant, Uuid::nil()).as_slice()).map_err(err)?.is_some();
-                for table in [MEMBERS, TEAMS, INTEGRATIONS] {
+                for table in [MEMBERS, TEAMS, INTEGRATIONS, RETENTION] {
                     let mut t = tx.open_table(table).map_err(err)?;
                     t.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false).map_err(err)?;
                 }
@@ -291,6 +309,79 @@ impl Directory for EmbeddedDirectory {
         Box::pin(self.blocking(move |db| {
             let tx = db.begin_read().map_err(err)?;
             Ok(tx.open_table(REVOKED).map_err(err)?.get(key(tenant, jti).as_slice()).map_err(err)?.is_some())
+        }))
+    }
+
+    fn retention_policy(&self) -> BoxFuture<'_, Result<RetentionPolicy, DirectoryError>> {
+        Box::pin(self.blocking(|db| {
+            let tx = db.begin_read().map_err(err)?;
+            let mut policy = RetentionPolicy::default();
+            let op = tx.open_table(OPERATOR).map_err(err)?;
+            for table in RetentionTable::ALL {
+                if let Some(v) = op.get(format!("default/{table}").as_str()).map_err(err)? {
+                    policy.defaults.insert(table, dec(v.value())?);
+                }
+            }
+            if let Some(v) = op.get("bounds").map_err(err)? {
+                policy.bounds = dec(v.value())?;
+            }
+            for item in tx.open_table(RETENTION).map_err(err)?.iter().map_err(err)? {
+                let (k, v) = item.map_err(err)?;
+                let k = k.value();
+                if let (Ok(tenant), Some(table)) = (Uuid::from_slice(&k[..16]), table_of(&k[16..])) {
+                    policy.overrides.insert((tenant, table), dec(v.value())?);
+                }
+            }
+            Ok(policy)
+        }))
+    }
+
+    fn set_retention_default(&self, table: RetentionTable, days: u16) -> BoxFuture<'_, Result<(), DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            tx.open_table(OPERATOR).map_err(err)?.insert(format!("default/{table}").as_str(), enc(&days)?.as_slice()).map_err(err)?;
+            tx.commit().map_err(err)
+        }))
+    }
+
+    fn set_retention_bounds(&self, bounds: Bounds) -> BoxFuture<'_, Result<(), DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            tx.open_table(OPERATOR).map_err(err)?.insert("bounds", enc(&bounds)?.as_slice()).map_err(err)?;
+            tx.commit().map_err(err)
+        }))
+    }
+
+    fn set_retention_override(&self, tenant: TenantId, table: RetentionTable, days: Option<u16>, _by: Uuid) -> BoxFuture<'_, Result<(), DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            {
+                let mut t = tx.open_table(RETENTION).map_err(err)?;
+                let k = key(tenant, override_id(table));
+                match days {
+                    Some(days) => t.insert(k.as_slice(), enc(&days)?.as_slice()).map(|_| ()),
+                    None => t.remove(k.as_slice()).map(|_| ()),
+                }
+                .map_err(err)?;
+            }
+            tx.commit().map_err(err)
+        }))
+    }
+
+    fn retention_overrides(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<(RetentionTable, u16)>, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_read().map_err(err)?;
+            let t = tx.open_table(RETENTION).map_err(err)?;
+            let (lo, hi) = range(tenant);
+            let mut out = Vec::new();
+            for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
+                let (k, v) = item.map_err(err)?;
+                if let Some(table) = table_of(&k.value()[16..]) {
+                    out.push((table, dec(v.value())?));
+                }
+            }
+            out.sort();
+            Ok(out)
         }))
     }
 }

@@ -3,7 +3,8 @@
 //! One trait, two backends: PostgreSQL (distributed; isolation enforced by row-level security,
 //! see `migrations/`) and the embedded store (single node, a redb file in the data directory).
 //! Every method takes the tenant it works in; there is no cross-tenant call except creating an
-//! organization.
+//! organization and reading the retention policy (operator defaults, and every organization's
+//! override as numbers only, which the processor needs to stamp and purge rows).
 
 pub mod embedded;
 pub mod postgres;
@@ -11,6 +12,7 @@ pub mod postgres;
 use serde::{Deserialize, Serialize};
 use tandemu_ingest::auth::Role;
 use tandemu_ingest::log::BoxFuture;
+use tandemu_processor::retention::{Bounds, RetentionPolicy, RetentionTable};
 use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
@@ -113,4 +115,16 @@ pub trait Directory: Send + Sync + 'static {
     /// Revokes a token by its `jti` until `expires_unix` (when it would have expired anyway).
     fn revoke_token(&self, tenant: TenantId, jti: Uuid, expires_unix: u64, by: Uuid) -> BoxFuture<'_, Result<(), DirectoryError>>;
     fn is_revoked(&self, tenant: TenantId, jti: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
+
+    /// The whole retention policy: table defaults, bounds and every organization's overrides.
+    fn retention_policy(&self) -> BoxFuture<'_, Result<RetentionPolicy, DirectoryError>>;
+    /// Sets a table's default (the operator's `tandemu retention set`).
+    fn set_retention_default(&self, table: RetentionTable, days: u16) -> BoxFuture<'_, Result<(), DirectoryError>>;
+    /// Sets the bounds of organizations' overrides (the operator's).
+    fn set_retention_bounds(&self, bounds: Bounds) -> BoxFuture<'_, Result<(), DirectoryError>>;
+    /// Sets (`Some`) or removes (`None`) an organization's override of one table. Callers check the
+    /// bounds first.
+    fn set_retention_override(&self, tenant: TenantId, table: RetentionTable, days: Option<u16>, by: Uuid) -> BoxFuture<'_, Result<(), DirectoryError>>;
+    /// An organization's overrides.
+    fn retention_overrides(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<(RetentionTable, u16)>, DirectoryError>>;
 }

@@ -10,6 +10,8 @@ use tandemu_ingest::log::BoxFuture;
 use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
+use tandemu_processor::retention::{Bounds, RetentionPolicy, RetentionTable};
+
 use super::{Directory, DirectoryError, Integration, Member, Org, Team, parse_role};
 use crate::roles::role_name;
 
@@ -313,5 +315,106 @@ impl Directory for PostgresDirectory {
             tx.commit().await.map_err(err)?;
             Ok(n > 0)
         })
+    }
+
+    fn retention_policy(&self) -> BoxFuture<'_, Result<RetentionPolicy, DirectoryError>> {
+        Box::pin(async move {
+            let mut policy = RetentionPolicy::default();
+            let defaults: Vec<(String, i32)> = sqlx::query_as("SELECT table_name, days FROM retention_defaults").fetch_all(&self.pool).await.map_err(err)?;
+            for (table, days) in defaults {
+                policy.defaults.insert(parse_table(&table)?, days_of(days)?);
+            }
+            let bounds: Option<(i32, i32)> = sqlx::query_as("SELECT min_days, max_days FROM retention_bounds").fetch_optional(&self.pool).await.map_err(err)?;
+            if let Some((lo, hi)) = bounds {
+                policy.bounds = Bounds::new(days_of(lo)?, days_of(hi)?).map_err(DirectoryError::Invalid)?;
+            }
+            let overrides: Vec<(Uuid, String, i32)> =
+                sqlx::query_as("SELECT org_id, table_name, days FROM tandemu_retention_overrides()").fetch_all(&self.pool).await.map_err(err)?;
+            for (org, table, days) in overrides {
+                policy.overrides.insert((org, parse_table(&table)?), days_of(days)?);
+            }
+            Ok(policy)
+        })
+    }
+
+    fn set_retention_default(&self, table: RetentionTable, days: u16) -> BoxFuture<'_, Result<(), DirectoryError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO retention_defaults (table_name, days) VALUES ($1, $2) \
+                 ON CONFLICT (table_name) DO UPDATE SET days = EXCLUDED.days, updated_at = now()",
+            )
+            .bind(table.name())
+            .bind(i32::from(days))
+            .execute(&self.pool)
+            .await
+            .map_err(operator_err)?;
+            Ok(())
+        })
+    }
+
+    fn set_retention_bounds(&self, bounds: Bounds) -> BoxFuture<'_, Result<(), DirectoryError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO retention_bounds (min_days, max_days) VALUES ($1, $2) \
+                 ON CONFLICT (singleton) DO UPDATE SET min_days = EXCLUDED.min_days, max_days = EXCLUDED.max_days, updated_at = now()",
+            )
+            .bind(i32::from(bounds.min_days))
+            .bind(i32::from(bounds.max_days))
+            .execute(&self.pool)
+            .await
+            .map_err(operator_err)?;
+            Ok(())
+        })
+    }
+
+    fn set_retention_override(&self, tenant: TenantId, table: RetentionTable, days: Option<u16>, by: Uuid) -> BoxFuture<'_, Result<(), DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            match days {
+                Some(days) => sqlx::query(
+                    "INSERT INTO retention_settings (org_id, table_name, days, updated_by) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (org_id, table_name) DO UPDATE SET days = EXCLUDED.days, updated_by = EXCLUDED.updated_by, updated_at = now()",
+                )
+                .bind(tenant.as_uuid())
+                .bind(table.name())
+                .bind(i32::from(days))
+                .bind(by),
+                None => sqlx::query("DELETE FROM retention_settings WHERE table_name = $1").bind(table.name()),
+            }
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            tx.commit().await.map_err(err)
+        })
+    }
+
+    fn retention_overrides(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<(RetentionTable, u16)>, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let rows: Vec<(String, i32)> =
+                sqlx::query_as("SELECT table_name, days FROM retention_settings ORDER BY table_name").fetch_all(&mut *tx).await.map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            let mut out = rows.into_iter().map(|(t, d)| Ok((parse_table(&t)?, days_of(d)?))).collect::<Result<Vec<_>, DirectoryError>>()?;
+            out.sort();
+            Ok(out)
+        })
+    }
+}
+
+fn parse_table(name: &str) -> Result<RetentionTable, DirectoryError> {
+    name.parse().map_err(DirectoryError::Unavailable)
+}
+
+fn days_of(days: i32) -> Result<u16, DirectoryError> {
+    u16::try_from(days).map_err(|_| DirectoryError::Unavailable(format!("stored retention of {days} days")))
+}
+
+/// The operator's tables are written by their owner: say so when the service role tries.
+fn operator_err(e: sqlx::Error) -> DirectoryError {
+    match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("42501") => {
+            DirectoryError::Invalid(format!("{d}: retention defaults and bounds are the operator's; connect with the role that ran `tandemu migrate`"))
+        }
+        _ => err(e),
     }
 }
