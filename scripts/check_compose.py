@@ -395,9 +395,9 @@ def published(port) -> list[tuple[str | None, str]]:
 # Fields the schema lets be strings (so that `${VAR}` can stand there) which Compose then
 # converts: what `docker compose config` would refuse, the schema alone lets through.
 DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
-DURATION_FIELDS = {("healthcheck", "interval"), ("healthcheck", "timeout"), ("healthcheck", "start_period"),
-                   ("healthcheck", "start_interval"), ("stop_grace_period",)}
-INTEGER_FIELDS = {("healthcheck", "retries"), ("scale",), ("pids_limit",), ("oom_score_adj",), ("cpu_shares",)}
+DURATION_FIELDS = (("healthcheck", "interval"), ("healthcheck", "timeout"), ("healthcheck", "start_period"),
+                   ("healthcheck", "start_interval"), ("stop_grace_period",))
+INTEGER_FIELDS = (("healthcheck", "retries"), ("scale",), ("pids_limit",), ("oom_score_adj",), ("cpu_shares",))
 
 
 def check_conversions(name: str, svc: dict, errors: list[str]) -> None:
@@ -565,6 +565,9 @@ def read_pinned(path: Path, errors: list[str]) -> dict[str, str]:
         name, _, tag = ref.rpartition(":")
         if not name or not tag or "/" in tag or tag == "latest":
             errors.append(f"{path.name}:{n}: {ref!r}: pin an explicit version tag (name:tag, not latest)")
+        first = name.split("/", 1)[0]
+        if "/" in name and ("." in first or ":" in first or first == "localhost"):
+            errors.append(f"{path.name}:{n}: {ref!r}: official images from Docker Hub only (no registry host)")
         if ref in pinned:
             errors.append(f"{path.name}:{n}: {ref} is listed twice")
         pinned[ref] = raw.split("#", 1)[1].strip() if "#" in raw else ""
@@ -669,7 +672,14 @@ def main() -> int:
 
     schema = json.loads((root / "scripts" / "compose-spec" / "compose-spec.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    for e in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
+    found = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    for e in found:
+        # Draft 2020-12 also calls a property "unevaluated" when its own subschema failed: that
+        # is the same problem again, reported better by the deeper error.
+        if e.validator == "unevaluatedProperties" and any(
+            len(o.absolute_path) > len(e.absolute_path) and list(o.absolute_path)[: len(e.absolute_path)] == list(e.absolute_path) for o in found
+        ):
+            continue
         best = jsonschema.exceptions.best_match(e.context) if e.context else e
         path = ".".join(str(p) for p in e.absolute_path) or "(top)"
         errors.append(f"{path}: {best.message} (Compose Specification)")
