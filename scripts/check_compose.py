@@ -52,13 +52,14 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN")
 # The image the root Dockerfile builds: a local name, never pulled.
 PROJECT_IMAGE = re.compile(r"^tandemu(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 # Read by the binary's libraries, not by clap: tracing's filter (every role) and sqlx's libpq
-# variables (the roles that open PostgreSQL).
+# variables (the roles that open PostgreSQL, i.e. read a POSTGRES_URL_ENV variable).
 LIBRARY_ENV_ALL = {"RUST_LOG", "RUST_BACKTRACE"}
 LIBRARY_ENV_POSTGRES = {
     "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGPASSFILE", "PGDATABASE",
     "PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGAPPNAME", "PGOPTIONS",
 }
-POSTGRES_ROLES = {"migrate", "query-api"}
+# Which subcommands open PostgreSQL: those that read one of these.
+POSTGRES_URL_ENV = {"DATABASE_URL", "TANDEMU_MIGRATE_DATABASE_URL"}
 DEFAULT_HUB = "https://hub.docker.com"
 
 
@@ -233,6 +234,7 @@ class CliArg:
     default: str | None
     doc: str
     flatten: str | None  # the flattened struct's name
+    subcommand: str | None = None  # the nested subcommand enum's name
 
 
 @dataclass
@@ -277,45 +279,95 @@ def _items(body: str):
             attrs, doc = [], []
 
 
+def _fields(body: str) -> list[CliArg]:
+    """The clap arguments of a struct's (or a struct variant's) fields."""
+    fields = []
+    for attrs, doc, decl in _items(body):
+        f = re.match(r"(?:pub(?:\([^)]*\))?\s+)?(\w+)\s*:\s*([^,]+),?$", decl)
+        if not f:
+            continue
+        name, ty = f.group(1), f.group(2).strip()
+        joined = " ".join(attrs).replace(" ", "")
+        if "command(flatten)" in joined:
+            fields.append(CliArg(name, None, None, None, doc, ty.split("::")[-1]))
+            continue
+        if "command(subcommand)" in joined:
+            fields.append(CliArg(name, None, None, None, doc, None, re.sub(r"^Option<(.*)>$", r"\1", ty).split("::")[-1]))
+            continue
+        arg = next((a for a in attrs if a.startswith("#[arg(")), "")
+        long = None
+        if lm := re.search(r'\blong\s*=\s*"([^"]+)"', arg):
+            long = lm.group(1)
+        elif re.search(r"\blong\b", arg):
+            long = name.replace("_", "-")
+        env = em.group(1) if (em := re.search(r'\benv\s*=\s*"([^"]+)"', arg)) else None
+        default = None
+        if dm := re.search(r'\bdefault_value\s*=\s*"([^"]*)"', arg):
+            default = dm.group(1)
+        elif dm := re.search(r"\bdefault_value(?:_os)?_t\s*=\s*(.+?)(?:,\s*\w+\s*=|\)\]$)", arg):
+            default = dm.group(1).strip()
+        fields.append(CliArg(name, long, env, default, doc, None))
+    return fields
+
+
+def _variants(body: str):
+    """(attributes, name, kind, payload) per variant of a Subcommand enum: `Name(Type)` (payload:
+    the type), `Name { fields }` (payload: the fields' text) or `Name` (no payload)."""
+    lines = body.splitlines()
+    attrs, pending, i = [], "", 0
+    while i < len(lines):
+        line = lines[i].strip()
+        i += 1
+        if pending:
+            pending += " " + line
+            if pending.count("[") <= pending.count("]"):
+                attrs.append(pending)
+                pending = ""
+            continue
+        if not line or line.startswith("//"):
+            continue
+        if line.startswith("#["):
+            if line.count("[") > line.count("]"):
+                pending = line
+            else:
+                attrs.append(line)
+            continue
+        if m := re.match(r"(\w+)\(([\w:]+)\),?$", line):
+            yield attrs, m.group(1), "tuple", m.group(2).split("::")[-1]
+        elif m := re.match(r"(\w+)\s*\{$", line):
+            depth, inner = 1, []
+            while i < len(lines) and depth:
+                raw = lines[i]
+                i += 1
+                if not raw.strip().startswith("//"):
+                    depth += raw.count("{") - raw.count("}")
+                if depth:
+                    inner.append(raw)
+            yield attrs, m.group(1), "struct", "\n".join(inner)
+        elif m := re.match(r"(\w+),?$", line):
+            yield attrs, m.group(1), "unit", None
+        attrs = []
+
+
 def read_cli(cli_dir: Path) -> dict[str, Subcommand]:
     text = "\n".join(p.read_text() for p in sorted(cli_dir.glob("*.rs")))
     structs: dict[str, list[CliArg]] = {}
     for m in re.finditer(r"#\[derive\(([^)]*)\)\]\s*pub struct (\w+)\s*\{(.*?)\n\}", text, re.S):
-        if "Args" not in re.split(r"[\s,]+", m.group(1)):
-            continue
-        fields = []
-        for attrs, doc, decl in _items(m.group(3)):
-            f = re.match(r"pub (\w+)\s*:\s*([^,]+),?$", decl)
-            if not f:
-                continue
-            name, ty = f.group(1), f.group(2).strip()
-            joined = " ".join(attrs)
-            if "command(flatten)" in joined.replace(" ", ""):
-                fields.append(CliArg(name, None, None, None, doc, ty.split("::")[-1]))
-                continue
-            arg = next((a for a in attrs if a.startswith("#[arg(")), "")
-            long = None
-            if lm := re.search(r'\blong\s*=\s*"([^"]+)"', arg):
-                long = lm.group(1)
-            elif re.search(r"\blong\b", arg):
-                long = name.replace("_", "-")
-            env = (em.group(1) if (em := re.search(r'\benv\s*=\s*"([^"]+)"', arg)) else None)
-            default = None
-            if dm := re.search(r'\bdefault_value\s*=\s*"([^"]*)"', arg):
-                default = dm.group(1)
-            elif dm := re.search(r"\bdefault_value(?:_os)?_t\s*=\s*(.+?)(?:,\s*\w+\s*=|\)\]$)", arg):
-                default = dm.group(1).strip()
-            fields.append(CliArg(name, long, env, default, doc, None))
-        structs[m.group(2)] = fields
+        if "Args" in re.split(r"[\s,]+", m.group(1)):
+            structs[m.group(2)] = _fields(m.group(3))
 
+    # Per enum: (kebab-case name, the struct holding its arguments, whether it is a nested enum).
     enums: dict[str, list[tuple[str, str, bool]]] = {}
     for m in re.finditer(r"#\[derive\(([^)]*Subcommand[^)]*)\)\]\s*pub enum (\w+)\s*\{(.*?)\n\}", text, re.S):
         variants = []
-        for attrs, _doc, decl in _items(m.group(3)):
-            v = re.match(r"(\w+)\(([\w:]+)\),?$", decl)
-            if v:
+        for attrs, name, kind, payload in _variants(m.group(3)):
+            if kind == "tuple":
                 nested = any("command(subcommand)" in a.replace(" ", "") for a in attrs)
-                variants.append((_kebab(v.group(1)), v.group(2).split("::")[-1], nested))
+                variants.append((_kebab(name), payload, nested))
+            else:
+                key = f"{m.group(2)}::{name}"
+                structs[key] = _fields(payload) if kind == "struct" else []
+                variants.append((_kebab(name), key, False))
         enums[m.group(2)] = variants
 
     def collect(struct: str, seen=()) -> list[tuple[str, CliArg]]:
@@ -323,20 +375,30 @@ def read_cli(cli_dir: Path) -> dict[str, Subcommand]:
             raise ValueError(f"clap struct {struct} not found in {cli_dir}")
         out = []
         for a in structs[struct]:
-            out += collect(a.flatten, seen + (struct,)) if a.flatten else [(struct, a)]
+            if a.flatten:
+                out += collect(a.flatten, seen + (struct,))
+            elif not a.subcommand:
+                out.append((struct, a))
         return out
 
     subs: dict[str, Subcommand] = {}
 
-    def walk(enum: str, prefix: str) -> None:
-        for name, ty, nested in enums.get(enum, []):
+    def walk(enum: str, prefix: str, inherited: list[tuple[str, CliArg]]) -> None:
+        if enum not in enums:
+            raise ValueError(f"clap subcommand enum {enum} not found in {cli_dir}")
+        for name, ty, nested in enums[enum]:
             full = f"{prefix}{name}"
             if nested:
-                walk(ty, full + " ")
+                walk(ty, full + " ", inherited)
+                continue
+            args = inherited + collect(ty)
+            child = next((a.subcommand for a in structs[ty] if a.subcommand), None)
+            if child:
+                walk(child, full + " ", args)
             else:
-                subs[full] = Subcommand(full, ty, collect(ty))
+                subs[full] = Subcommand(full, ty, args)
 
-    walk("Command", "")
+    walk("Command", "", [])
     if len(subs) < 3 or sum(len(s.envs) for s in subs.values()) < 5:
         raise ValueError(f"could not read the clap definitions in {cli_dir} (enum Command and its Args structs); has their layout changed?")
     return subs
@@ -542,12 +604,15 @@ def check_role(name: str, svc: dict, root: Path, cli: dict[str, Subcommand], err
     for a in args[len(sub.split()) :]:
         if a.startswith("--") and a[2:].split("=", 1)[0] not in known.longs:
             errors.append(f"{where}.command: `tandemu {sub}` has no flag {a.split('=', 1)[0]}")
-    libraries = LIBRARY_ENV_ALL | (LIBRARY_ENV_POSTGRES if sub in POSTGRES_ROLES else set())
+    libraries = LIBRARY_ENV_ALL | (LIBRARY_ENV_POSTGRES if known.envs & POSTGRES_URL_ENV else set())
     for var in env_names(svc.get("environment")):
         if var in known.envs or var in libraries:
             continue
         readers = sorted(s for s, c in cli.items() if var in c.envs)
-        hint = f" (read by: {', '.join(readers)})" if readers else " (no subcommand reads it)"
+        if var in LIBRARY_ENV_POSTGRES:
+            hint = f" (a PostgreSQL client variable, and `tandemu {sub}` opens no PostgreSQL connection)"
+        else:
+            hint = f" (read by: {', '.join(readers)})" if readers else " (no subcommand reads it)"
         errors.append(f"{where}.environment: `tandemu {sub}` does not read {var}{hint}")
     return sub
 
