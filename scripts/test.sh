@@ -23,6 +23,21 @@ echo "== services"
 scripts/services.sh up
 eval "$(scripts/services.sh env)"
 
+echo "== docker-compose.yml"
+# No Docker engine here: the file is checked against the Compose Specification and the project's
+# rules (images, ports, health checks, the CLI's own variables) instead of `docker compose config`.
+scripts/check-compose.sh
+# The README's configuration table is generated from the CLI's clap definitions; it must match them.
+python3 - <(scripts/check-compose.sh --cli-table) README.md <<'PY' || { echo "README.md: the configuration table differs from the CLI; regenerate it with scripts/check-compose.sh --cli-table" >&2; exit 1; }
+import sys
+want = open(sys.argv[1]).read().strip()
+readme = open(sys.argv[2]).read()
+begin, end = "<!-- cli-table:begin -->", "<!-- cli-table:end -->"
+have = readme[readme.index(begin) + len(begin):readme.index(end)].strip() if begin in readme and end in readme else ""
+sys.exit(0 if have == want else 1)
+PY
+echo "README.md: configuration table matches the CLI"
+
 echo "== build"
 cargo build --locked --workspace --all-targets
 

@@ -53,9 +53,27 @@ pub struct ApiConfig {
     pub cors_origins: Vec<String>,
 }
 
+impl ApiConfig {
+    /// Checks origins as an operator gives them: blanks are dropped; `*` is refused (the API is
+    /// called with bearer tokens, and a wildcard would let any page a user opens read their
+    /// organization's data), as is anything that is not a header value.
+    pub fn with_cors_origins(origins: &[String]) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for o in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+            if o == "*" {
+                return Err("CORS_ORIGIN \"*\" is refused: list the dashboard's origins, e.g. https://dash.example.com".into());
+            }
+            HeaderValue::from_str(o).map_err(|_| format!("CORS_ORIGIN {o:?} is not a valid origin"))?;
+            out.push(o.to_owned());
+        }
+        Ok(ApiConfig { cors_origins: out })
+    }
+}
+
 pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
     let metrics = tandemu_ingest::server::metrics_handle();
-    let origins: Vec<HeaderValue> = cfg.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+    // `AllowOrigin::list` panics on `*`; [`ApiConfig::with_cors_origins`] refuses it up front.
+    let origins: Vec<HeaderValue> = cfg.cors_origins.iter().filter(|o| o.trim() != "*").filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::PUT, Method::POST, Method::DELETE])
@@ -107,4 +125,32 @@ fn aggregate_routes() -> Vec<(Endpoint, MethodRouter<ApiState>)> {
 async fn readyz(axum::extract::State(st): axum::extract::State<ApiState>) -> Result<&'static str, ApiError> {
     st.store.dead_letters().await?;
     Ok("ready\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_origins_are_checked_and_a_wildcard_never_panics() {
+        assert!(ApiConfig::with_cors_origins(&["*".into()]).unwrap_err().contains("refused"));
+        assert!(ApiConfig::with_cors_origins(&["https://a.example\n".into(), "bad\u{7f}".into()]).is_err());
+        let cfg = ApiConfig::with_cors_origins(&[" https://a.example ".into(), "".into()]).unwrap();
+        assert_eq!(cfg.cors_origins, vec!["https://a.example"]);
+        // Built by hand with a wildcard, the router still starts (and allows no origin).
+        let _ = router(
+            ApiState::new(
+                Arc::new(tandemu_processor::store::embedded::EmbeddedStore::open(&tempdir().join("s.redb")).unwrap()),
+                Arc::new(crate::directory::embedded::EmbeddedDirectory::open(&tempdir().join("d.redb")).unwrap()),
+                Verifier::hs256(b"0123456789abcdef0123456789abcdef").unwrap(),
+            ),
+            &ApiConfig { cors_origins: vec!["*".into()] },
+        );
+    }
+
+    fn tempdir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("tandemu-router-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
 }

@@ -33,11 +33,12 @@ impl RunningApi {
 
 impl ApiArgs {
     pub async fn start(&self, state: ApiState) -> Result<RunningApi, CliError> {
+        let cfg = ApiConfig::with_cors_origins(&self.cors_origin).map_err(CliError::Usage)?;
         let listener = tokio::net::TcpListener::bind(self.api_listen)
             .await
             .map_err(|e| CliError::Usage(format!("cannot listen for the query API on {}: {e}", self.api_listen)))?;
         let addr = listener.local_addr()?;
-        let app = tandemu_query_api::router(state, &ApiConfig { cors_origins: self.cors_origin.clone() });
+        let app = tandemu_query_api::router(state, &cfg);
         let (stop, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
