@@ -12,6 +12,7 @@
 //! - [`error`]: the one error type, mapped once to HTTP and gRPC statuses.
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod grpc;

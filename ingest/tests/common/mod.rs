@@ -6,15 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use tandemu_ingest::auth::{self, Role, Verifier};
 use tandemu_ingest::log::EventLog;
 use tandemu_ingest::server::{self, RunningIngest};
 use tandemu_ingest::{IngestConfig, Pipeline};
 use tandemu_schemas::fixtures::Capture;
-use tandemu_schemas::otlp::{self, Signal};
 use tandemu_schemas::{EventId, Stamp, TenantId, UserId};
 use uuid::Uuid;
 
@@ -79,24 +75,5 @@ pub async fn post_capture(client: &reqwest::Client, base: &str, c: &Capture, aut
 /// Sends a capture over gRPC (the body decoded into its request type and re-sent by tonic's
 /// client), optionally gzip-compressed.
 pub async fn grpc_export(addr: std::net::SocketAddr, c: &Capture, auth: Option<&str>, gzip: bool) -> Result<(), tonic::Status> {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("grpc connect");
-    let body = c.body();
-    macro_rules! send {
-        ($client:ident, $decode:ident) => {{
-            let mut client = $client::new(channel);
-            if gzip {
-                client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
-            }
-            let mut req = tonic::Request::new(otlp::$decode(&body, c.encoding()).expect("capture decodes"));
-            if let Some(a) = auth {
-                req.metadata_mut().insert("authorization", a.parse().unwrap());
-            }
-            client.export(req).await.map(|_| ())
-        }};
-    }
-    match c.signal {
-        Signal::Logs => send!(LogsServiceClient, decode_logs),
-        Signal::Metrics => send!(MetricsServiceClient, decode_metrics),
-        Signal::Traces => send!(TraceServiceClient, decode_traces),
-    }
+    tandemu_ingest::client::export_grpc(&format!("http://{addr}"), c.signal, &c.body(), c.encoding(), auth, gzip).await
 }
