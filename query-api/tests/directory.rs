@@ -56,6 +56,23 @@ async fn conformance(d: &dyn Directory) {
     assert!(d.is_revoked(ta, jti).await.unwrap());
     assert!(!d.is_revoked(tb, jti).await.unwrap(), "{kind}: revocations are per org");
 
+    // The last owner stays, even when two requests demote the last two owners at once.
+    assert!(matches!(d.remove_member(tb, owner_b.user).await, Err(DirectoryError::Conflict(_))), "{kind}: the last owner cannot go");
+    assert!(matches!(d.put_member(tb, &Member { role: Role::Admin, ..owner_b.clone() }).await, Err(DirectoryError::Conflict(_))));
+    let second = member(Role::Owner);
+    d.put_member(tb, &second).await.unwrap();
+    for round in 0..5 {
+        let demote = |m: &Member| Member { role: Role::Member, ..m.clone() };
+        let (x, y) = (demote(&owner_b), demote(&second));
+        let (rx, ry) = tokio::join!(d.put_member(tb, &x), d.put_member(tb, &y));
+        assert!(rx.is_ok() != ry.is_ok(), "{kind} round {round}: exactly one of two concurrent demotions passes: {rx:?} {ry:?}");
+        let owners: Vec<Uuid> = d.members(tb).await.unwrap().iter().filter(|m| m.role == Role::Owner).map(|m| m.user).collect();
+        assert_eq!(owners.len(), 1, "{kind} round {round}");
+        // Both owners again for the next round.
+        let back = if owners[0] == owner_b.user { second.clone() } else { owner_b.clone() };
+        d.put_member(tb, &back).await.unwrap();
+    }
+
     assert!(d.delete_team(ta, platform.id).await.unwrap());
     assert!(d.teams(ta).await.unwrap().is_empty());
     assert!(!d.delete_org(TenantId(Uuid::new_v4())).await.unwrap());
@@ -65,13 +82,13 @@ async fn conformance(d: &dyn Directory) {
     assert_eq!(d.org(tb).await.unwrap(), Some(b), "{kind}: and nothing of another org");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_directory() {
     let dir = tempfile::tempdir().unwrap();
     conformance(&EmbeddedDirectory::open(&dir.path().join("directory.redb")).unwrap()).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_directory_as_the_service_role() {
     let url = testenv::database_url();
     let opts: PgConnectOptions = url.parse().unwrap();
@@ -88,7 +105,7 @@ async fn postgres_directory_as_the_service_role() {
         )))
         .await
         .unwrap();
-    let service = PgPoolOptions::new().max_connections(2).connect_with(opts.database(&db).username(login).disable_statement_logging()).await.unwrap();
+    let service = PgPoolOptions::new().max_connections(4).connect_with(opts.database(&db).username(login).disable_statement_logging()).await.unwrap();
     conformance(&PostgresDirectory::new(service.clone())).await;
     service.close().await;
     owner.close().await;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tandemu_ingest::auth::Role;
 use tandemu_ingest::log::BoxFuture;
 use tandemu_schemas::TenantId;
 use uuid::Uuid;
@@ -174,11 +175,19 @@ impl Directory for EmbeddedDirectory {
                 }
                 let mut t = tx.open_table(MEMBERS).map_err(err)?;
                 let (lo, hi) = range(tenant);
+                let mut owners = Vec::new();
                 for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
                     let other: Member = dec(item.map_err(err)?.1.value())?;
                     if other.email == m.email && other.user != m.user {
                         return Err(DirectoryError::Conflict(format!("{} is already a member", m.email)));
                     }
+                    if other.role == Role::Owner {
+                        owners.push(other.user);
+                    }
+                }
+                // redb serialises write transactions, so the check and the write are one step.
+                if m.role != Role::Owner && owners == [m.user] {
+                    return Err(DirectoryError::Conflict(super::LAST_OWNER.into()));
                 }
                 t.insert(key(tenant, m.user).as_slice(), enc(&m)?.as_slice()).map_err(err)?;
             }
@@ -191,7 +200,20 @@ impl Directory for EmbeddedDirectory {
             let tx = db.begin_write().map_err(err)?;
             let existed;
             {
-                existed = tx.open_table(MEMBERS).map_err(err)?.remove(key(tenant, user).as_slice()).map_err(err)?.is_some();
+                let mut members = tx.open_table(MEMBERS).map_err(err)?;
+                let (lo, hi) = range(tenant);
+                let mut owners = Vec::new();
+                for item in members.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
+                    let m: Member = dec(item.map_err(err)?.1.value())?;
+                    if m.role == Role::Owner {
+                        owners.push(m.user);
+                    }
+                }
+                if owners == [user] {
+                    return Err(DirectoryError::Conflict(super::LAST_OWNER.into()));
+                }
+                existed = members.remove(key(tenant, user).as_slice()).map_err(err)?.is_some();
+                drop(members);
                 let mut teams = tx.open_table(TEAMS).map_err(err)?;
                 let (lo, hi) = range(tenant);
                 let mut changed = Vec::new();

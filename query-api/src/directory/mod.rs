@@ -62,6 +62,9 @@ pub struct Integration {
     pub cipher: Vec<u8>,
 }
 
+/// Why a change of members was refused: it would leave the organization without an owner.
+pub const LAST_OWNER: &str = "an organization keeps at least one owner";
+
 /// The providers an integration may be for (the PostgreSQL table checks the same list).
 pub const PROVIDERS: &[&str] = &["jira", "linear", "github", "gitlab", "slack"];
 
@@ -97,9 +100,11 @@ pub trait Directory: Send + Sync + 'static {
 
     fn members(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Member>, DirectoryError>>;
     fn member(&self, tenant: TenantId, user: Uuid) -> BoxFuture<'_, Result<Option<Member>, DirectoryError>>;
-    /// Adds a member or changes one's email and role.
+    /// Adds a member or changes one's email and role. `Conflict` when it would demote the last
+    /// owner (checked in the same transaction as the write).
     fn put_member<'a>(&'a self, tenant: TenantId, member: &'a Member) -> BoxFuture<'a, Result<(), DirectoryError>>;
-    /// Removes a member (and from every team). `false` when there was none.
+    /// Removes a member (and from every team). `false` when there was none; `Conflict` for the
+    /// last owner.
     fn remove_member(&self, tenant: TenantId, user: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
 
     fn teams(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Team>, DirectoryError>>;

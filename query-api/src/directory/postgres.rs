@@ -6,6 +6,7 @@
 //! else, and the service connects as a role that owns nothing and cannot bypass RLS.
 
 use sqlx::{PgPool, Postgres, Row, Transaction};
+use tandemu_ingest::auth::Role;
 use tandemu_ingest::log::BoxFuture;
 use tandemu_schemas::TenantId;
 use uuid::Uuid;
@@ -161,6 +162,9 @@ impl Directory for PostgresDirectory {
     fn put_member<'a>(&'a self, tenant: TenantId, m: &'a Member) -> BoxFuture<'a, Result<(), DirectoryError>> {
         Box::pin(async move {
             let mut tx = self.tx(tenant).await?;
+            if m.role != Role::Owner {
+                keep_an_owner(&mut tx, m.user).await?;
+            }
             sqlx::query(
                 "INSERT INTO memberships (org_id, user_id, email, role) VALUES ($1, $2, $3, $4::member_role) \
                  ON CONFLICT (org_id, user_id) DO UPDATE SET email = EXCLUDED.email, role = EXCLUDED.role",
@@ -179,6 +183,7 @@ impl Directory for PostgresDirectory {
     fn remove_member(&self, tenant: TenantId, user: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
         Box::pin(async move {
             let mut tx = self.tx(tenant).await?;
+            keep_an_owner(&mut tx, user).await?;
             let n = sqlx::query("DELETE FROM memberships WHERE user_id = $1").bind(user).execute(&mut *tx).await.map_err(err)?.rows_affected();
             tx.commit().await.map_err(err)?;
             Ok(n > 0)
@@ -399,6 +404,17 @@ impl Directory for PostgresDirectory {
             Ok(out)
         })
     }
+}
+
+/// Refuses, inside the transaction about to demote or remove `user`, a change that would leave the
+/// organization without an owner. The owners' rows stay locked until the transaction ends, so two
+/// concurrent demotions of the last two owners cannot both pass: the second sees the first's.
+async fn keep_an_owner(tx: &mut Transaction<'static, Postgres>, user: Uuid) -> Result<(), DirectoryError> {
+    let owners: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM memberships WHERE role = 'owner' FOR UPDATE").fetch_all(&mut **tx).await.map_err(err)?;
+    if owners == [user] {
+        return Err(DirectoryError::Conflict(super::LAST_OWNER.into()));
+    }
+    Ok(())
 }
 
 fn parse_table(name: &str) -> Result<RetentionTable, DirectoryError> {
