@@ -9,6 +9,7 @@
 //! - [`params`]: time range, filters, grouping, paging, output format.
 //! - [`aggregates`]: the aggregate endpoints.
 //! - [`manage`]: organization, members, teams and tokens, gated by [`roles`].
+//! - [`invites`]: invite by email and role; accept with the code for a member's token.
 //! - [`retention`]: the organization's retention overrides.
 //! - [`openapi`]: `/openapi.json`, from the router's own endpoint table.
 //! - [`render`]: one table, three encodings (JSON, CSV, Arrow IPC stream).
@@ -21,6 +22,7 @@ pub mod aggregates;
 pub mod caller;
 pub mod directory;
 pub mod error;
+pub mod invites;
 pub mod manage;
 pub mod openapi;
 pub mod params;

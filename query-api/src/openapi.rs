@@ -30,6 +30,10 @@ pub const MANAGEMENT: &[(&str, &str, &str, &str)] = &[
     ("delete", "/v1/integrations/{id}", "Remove an integration", "owners and admins"),
     ("post", "/v1/tokens", "Issue a token for a member (body: user, ttl_days)", "owners and admins"),
     ("delete", "/v1/tokens/{jti}", "Revoke a token by its id", "owners and admins; anyone for their own token"),
+    ("get", "/v1/invites", "Invites and their status (pending, accepted, expired); never the codes", "owners and admins"),
+    ("post", "/v1/invites", "Invite by email (body: email, role, ttl_days); the answer carries the code, once", "owners and admins; only owners invite owners"),
+    ("delete", "/v1/invites/{id}", "Withdraw an invite", "owners and admins"),
+    ("post", "/v1/invites/accept", "Accept an invite (body: code, ttl_days): become a member and get a token", "anyone with the code (no token)"),
     ("get", "/v1/retention", "Retention per table: the default, the organization's override, what applies, and the bounds", "owners and admins"),
     (
         "put",
@@ -81,10 +85,12 @@ pub fn document(endpoints: &[Endpoint]) -> Value {
     }
     for (method, path, summary, who) in MANAGEMENT {
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        // Accepting an invite is the one call without a token: the code is the credential.
+        let security = if *path == "/v1/invites/accept" { json!([]) } else { json!([{"bearer": []}]) };
         entry[*method] = json!({
             "summary": summary,
             "description": format!("Allowed to: {who}. Others get 403."),
-            "security": [{"bearer": []}],
+            "security": security,
             "responses": {
                 "200": {"description": "done"},
                 "400": {"$ref": "#/components/responses/Error"},

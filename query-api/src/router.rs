@@ -14,7 +14,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::aggregates::{self, COMPLETION_GROUPS, COST_GROUPS, FRICTION_GROUPS, LINES_GROUPS, SESSIONS_SUMMARY_GROUPS};
 use crate::error::ApiError;
 use crate::openapi::{self, Endpoint};
-use crate::{manage, retention};
+use crate::{invites, manage, retention};
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -93,6 +93,9 @@ pub fn router(state: ApiState, cfg: &ApiConfig) -> Router {
         .route("/v1/integrations/{id}", delete(manage::delete_integration))
         .route("/v1/tokens", post(manage::issue_token))
         .route("/v1/tokens/{jti}", delete(manage::revoke_token))
+        .route("/v1/invites", get(invites::list_invites).post(invites::create_invite))
+        .route("/v1/invites/accept", post(invites::accept_invite))
+        .route("/v1/invites/{id}", delete(invites::delete_invite))
         .route("/v1/retention", get(retention::get_retention).put(retention::put_retention));
     app.route("/openapi.json", get(move || std::future::ready(axum::Json((*doc).clone()))))
         .route("/healthz", get(|| async { "ok\n" }))

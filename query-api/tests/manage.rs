@@ -41,7 +41,10 @@ struct Api {
 
 impl Api {
     async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -183,6 +186,63 @@ async fn scenario(directory: Arc<dyn Directory>, operator: Arc<dyn Directory>) {
     assert_eq!(policy.effective(a, RetentionTable::Sessions), 800, "{kind}: the processor's view has A's override");
     assert_eq!(policy.effective(b, RetentionTable::Sessions), 365, "{kind}: and B on the default");
     assert_eq!(policy.effective(a, RetentionTable::Friction), 90);
+
+    // Invites: owners and admins invite; the code is shown once and only its digest is kept;
+    // accepting it (no token) makes a member with the invite's role, once, before it expires.
+    for (p, role) in everyone {
+        let (status, body) = api.call(Method::POST, "/v1/invites", &p.token, Some(json!({"email": format!("new-{role}@x.invalid")}))).await;
+        assert_eq!(status, if role == "member" { 403 } else { 201 }, "{kind}: {role} POST /v1/invites: {body}");
+        let (status, _) = api.call(Method::GET, "/v1/invites", &p.token, None).await;
+        assert_eq!(status, if role == "member" { 403 } else { 200 });
+    }
+    let (status, _) = api.call(Method::POST, "/v1/invites", &admin.token, Some(json!({"email": "boss@x.invalid", "role": "owner"}))).await;
+    assert_eq!(status, 403, "{kind}: only owners invite owners");
+    let (status, _) = api.call(Method::POST, "/v1/invites", &owner.token, Some(json!({"email": member.member.email.clone()}))).await;
+    assert_eq!(status, 409, "{kind}: a member is not invited again");
+    let (status, invite) = api.call(Method::POST, "/v1/invites", &owner.token, Some(json!({"email": "lead@x.invalid", "role": "admin", "ttl_days": 2}))).await;
+    assert_eq!(status, 201, "{kind}: {invite}");
+    let code = invite["code"].as_str().unwrap().to_owned();
+    let (_, listed) = api.call(Method::GET, "/v1/invites", &owner.token, None).await;
+    assert!(!listed.to_string().contains(&code[30..]), "{kind}: the code is never listed");
+    assert!(listed["data"].as_array().unwrap().iter().any(|i| i["email"] == "lead@x.invalid" && i["status"] == "pending"), "{listed}");
+    let stored = directory.invites(TenantId(a)).await.unwrap();
+    assert!(stored.iter().all(|i| !i.code_sha256.windows(16).any(|w| code.as_bytes().windows(16).any(|c| c == w))), "{kind}: only a digest is stored");
+    let (_, theirs) = api.call(Method::GET, "/v1/invites", &other_owner.token, None).await;
+    assert!(theirs["data"].as_array().unwrap().is_empty(), "{kind}: B sees none of A's invites");
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/invites/{}", invite["id"].as_str().unwrap()), &other_owner.token, None).await;
+    assert_eq!(status, 404, "{kind}: B cannot withdraw A's invite");
+    // A code whose organization is changed to B's matches nothing.
+    let forged = code.replacen(&a.simple().to_string(), &b.simple().to_string(), 1);
+    let (status, _) = api.call(Method::POST, "/v1/invites/accept", "", Some(json!({"code": forged}))).await;
+    assert_eq!(status, 404, "{kind}: a code with another org in it opens nothing");
+    let (status, _) = api.call(Method::POST, "/v1/invites/accept", "", Some(json!({"code": "tinv_nonsense"}))).await;
+    assert_eq!(status, 400);
+    let (status, joined) = api.call(Method::POST, "/v1/invites/accept", "", Some(json!({"code": code}))).await;
+    assert_eq!(status, 201, "{kind}: {joined}");
+    assert_eq!(
+        (joined["org"].as_str(), joined["role"].as_str(), joined["email"].as_str()),
+        (Some(a.to_string().as_str()), Some("admin"), Some("lead@x.invalid"))
+    );
+    let (status, org) = api.call(Method::GET, "/v1/org", joined["token"].as_str().unwrap(), None).await;
+    assert_eq!((status, org["your_role"].as_str()), (200, Some("admin")), "{kind}: the new member's token works, with the invite's role");
+    let (status, _) = api.call(Method::POST, "/v1/invites/accept", "", Some(json!({"code": code}))).await;
+    assert_eq!(status, 404, "{kind}: a code is accepted once");
+    let expired = tandemu_query_api::directory::Invite {
+        id: Uuid::new_v4(),
+        email: "late@x.invalid".into(),
+        role: Role::Member,
+        code_sha256: vec![7; 32],
+        invited_by: owner.member.user,
+        expires_unix: 1,
+        accepted_unix: None,
+    };
+    directory.put_invite(TenantId(a), &expired).await.unwrap();
+    assert_eq!(directory.accept_invite(TenantId(a), &[7; 32], Uuid::new_v4(), 2).await.unwrap(), None, "{kind}: an expired invite opens nothing");
+    let (_, listed) = api.call(Method::GET, "/v1/invites", &owner.token, None).await;
+    let status_of = |email: &str| listed["data"].as_array().unwrap().iter().find(|i| i["email"] == email).map(|i| i["status"].clone()).unwrap();
+    assert_eq!((status_of("lead@x.invalid"), status_of("late@x.invalid")), (json!("accepted"), json!("expired")));
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/invites/{}", expired.id), &owner.token, None).await;
+    assert_eq!(status, 204);
 
     // An admin cannot mint an owner's token (it would carry the owner role).
     let (status, _) = api.call(Method::POST, "/v1/tokens", &admin.token, Some(json!({"user": owner.member.user}))).await;

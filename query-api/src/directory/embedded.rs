@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use tandemu_processor::retention::{Bounds, RetentionPolicy, RetentionTable};
 
-use super::{Directory, DirectoryError, Integration, Member, Org, Team};
+use super::{Directory, DirectoryError, Integration, Invite, Member, Org, Team};
 
 /// The key's second half for an override of `table`.
 fn override_id(table: RetentionTable) -> Uuid {
@@ -31,6 +31,7 @@ const MEMBERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memberships
 const TEAMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("teams");
 const REVOKED: TableDefinition<&[u8], u64> = TableDefinition::new("revoked_tokens");
 const INTEGRATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("integrations");
+const INVITES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("invites");
 /// Organizations' retention overrides, keyed by tenant and [`override_id`].
 const RETENTION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("retention_settings");
 /// The operator's retention defaults (`default/<table>`) and bounds (`bounds`).
@@ -76,6 +77,7 @@ impl EmbeddedDirectory {
         tx.open_table(TEAMS).map_err(err)?;
         tx.open_table(REVOKED).map_err(err)?;
         tx.open_table(INTEGRATIONS).map_err(err)?;
+        tx.open_table(INVITES).map_err(err)?;
         tx.open_table(RETENTION).map_err(err)?;
         tx.open_table(OPERATOR).map_err(err)?;
         tx.commit().map_err(err)?;
@@ -138,7 +140,7 @@ impl Directory for EmbeddedDirectory {
             {
                 let mut orgs = tx.open_table(ORGS).map_err(err)?;
                 existed = orgs.remove(key(tenant, Uuid::nil()).as_slice()).map_err(err)?.is_some();
-                for table in [MEMBERS, TEAMS, INTEGRATIONS, RETENTION] {
+                for table in [MEMBERS, TEAMS, INTEGRATIONS, INVITES, RETENTION] {
                     let mut t = tx.open_table(table).map_err(err)?;
                     t.retain_in(lo.as_slice()..=hi.as_slice(), |_, _| false).map_err(err)?;
                 }
@@ -316,6 +318,73 @@ impl Directory for EmbeddedDirectory {
             let existed = tx.open_table(INTEGRATIONS).map_err(err)?.remove(key(tenant, id).as_slice()).map_err(err)?.is_some();
             tx.commit().map_err(err)?;
             Ok(existed)
+        }))
+    }
+
+    fn put_invite<'a>(&'a self, tenant: TenantId, i: &'a Invite) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        let i = i.clone();
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            {
+                if tx.open_table(ORGS).map_err(err)?.get(key(tenant, Uuid::nil()).as_slice()).map_err(err)?.is_none() {
+                    return Err(DirectoryError::Invalid(format!("organization {tenant} does not exist")));
+                }
+                tx.open_table(INVITES).map_err(err)?.insert(key(tenant, i.id).as_slice(), enc(&i)?.as_slice()).map_err(err)?;
+            }
+            tx.commit().map_err(err)
+        }))
+    }
+
+    fn invites(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Invite>, DirectoryError>> {
+        Box::pin(self.blocking(move |db| Self::list(db, INVITES, tenant)))
+    }
+
+    fn delete_invite(&self, tenant: TenantId, id: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            let existed = tx.open_table(INVITES).map_err(err)?.remove(key(tenant, id).as_slice()).map_err(err)?.is_some();
+            tx.commit().map_err(err)?;
+            Ok(existed)
+        }))
+    }
+
+    fn accept_invite<'a>(
+        &'a self,
+        tenant: TenantId,
+        code_sha256: &'a [u8],
+        user: Uuid,
+        now_unix: u64,
+    ) -> BoxFuture<'a, Result<Option<Member>, DirectoryError>> {
+        let digest = code_sha256.to_vec();
+        Box::pin(self.blocking(move |db| {
+            let tx = db.begin_write().map_err(err)?;
+            let member;
+            {
+                let mut invites = tx.open_table(INVITES).map_err(err)?;
+                let (lo, hi) = range(tenant);
+                let mut found = None;
+                for item in invites.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
+                    let i: Invite = dec(item.map_err(err)?.1.value())?;
+                    if i.code_sha256 == digest && i.accepted_unix.is_none() && i.expires_unix > now_unix {
+                        found = Some(i);
+                        break;
+                    }
+                }
+                let Some(mut invite) = found else { return Ok(None) };
+                let mut members = tx.open_table(MEMBERS).map_err(err)?;
+                for item in members.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
+                    let m: Member = dec(item.map_err(err)?.1.value())?;
+                    if m.email == invite.email {
+                        return Err(DirectoryError::Conflict(format!("{} is a member already", invite.email)));
+                    }
+                }
+                member = Member { user, email: invite.email.clone(), role: invite.role };
+                members.insert(key(tenant, user).as_slice(), enc(&member)?.as_slice()).map_err(err)?;
+                invite.accepted_unix = Some(now_unix);
+                invites.insert(key(tenant, invite.id).as_slice(), enc(&invite)?.as_slice()).map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+            Ok(Some(member))
         }))
     }
 

@@ -62,6 +62,20 @@ pub struct Integration {
     pub cipher: Vec<u8>,
 }
 
+/// An invitation to join an organization. Only the digest of its code is kept: the code is
+/// shown once, to whoever created the invite.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub id: Uuid,
+    pub email: String,
+    #[serde(with = "role_serde")]
+    pub role: Role,
+    pub code_sha256: Vec<u8>,
+    pub invited_by: Uuid,
+    pub expires_unix: u64,
+    pub accepted_unix: Option<u64>,
+}
+
 /// Why a change of members was refused: it would leave the organization without an owner.
 pub const LAST_OWNER: &str = "an organization keeps at least one owner";
 
@@ -116,6 +130,16 @@ pub trait Directory: Send + Sync + 'static {
     fn put_integration<'a>(&'a self, tenant: TenantId, integration: &'a Integration) -> BoxFuture<'a, Result<(), DirectoryError>>;
     fn integrations(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Integration>, DirectoryError>>;
     fn delete_integration(&self, tenant: TenantId, id: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
+
+    fn put_invite<'a>(&'a self, tenant: TenantId, invite: &'a Invite) -> BoxFuture<'a, Result<(), DirectoryError>>;
+    fn invites(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Invite>, DirectoryError>>;
+    fn delete_invite(&self, tenant: TenantId, id: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
+    /// Accepts the invite whose code has this digest, if it is neither used nor expired at
+    /// `now_unix`: in one transaction it is marked used and `user` becomes a member with the
+    /// invite's email and role. `None` when there is no such invite; `Conflict` when the email is
+    /// a member already (the invite then stays unused).
+    fn accept_invite<'a>(&'a self, tenant: TenantId, code_sha256: &'a [u8], user: Uuid, now_unix: u64)
+    -> BoxFuture<'a, Result<Option<Member>, DirectoryError>>;
 
     /// Revokes a token by its `jti` until `expires_unix` (when it would have expired anyway).
     fn revoke_token(&self, tenant: TenantId, jti: Uuid, expires_unix: u64, by: Uuid) -> BoxFuture<'_, Result<(), DirectoryError>>;

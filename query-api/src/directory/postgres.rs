@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use tandemu_processor::retention::{Bounds, RetentionPolicy, RetentionTable};
 
-use super::{Directory, DirectoryError, Integration, Member, Org, Team, parse_role};
+use super::{Directory, DirectoryError, Integration, Invite, Member, Org, Team, parse_role};
 use crate::roles::role_name;
 
 /// The PostgreSQL migrations, embedded at build time from `migrations/`.
@@ -293,6 +293,101 @@ impl Directory for PostgresDirectory {
             let n = sqlx::query("DELETE FROM integrations WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(err)?.rows_affected();
             tx.commit().await.map_err(err)?;
             Ok(n > 0)
+        })
+    }
+
+    fn put_invite<'a>(&'a self, tenant: TenantId, i: &'a Invite) -> BoxFuture<'a, Result<(), DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            sqlx::query(
+                "INSERT INTO invites (org_id, id, email, role, code_sha256, invited_by, expires_at) \
+                 VALUES ($1, $2, $3, $4::member_role, $5, $6, to_timestamp($7))",
+            )
+            .bind(tenant.as_uuid())
+            .bind(i.id)
+            .bind(&i.email)
+            .bind(role_name(i.role))
+            .bind(&i.code_sha256)
+            .bind(i.invited_by)
+            .bind(i.expires_unix as f64)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+            tx.commit().await.map_err(err)
+        })
+    }
+
+    fn invites(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Invite>, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let rows = sqlx::query(
+                "SELECT id, email, role::text AS role, code_sha256, invited_by, extract(epoch FROM expires_at)::bigint AS expires, \
+                 extract(epoch FROM accepted_at)::bigint AS accepted FROM invites ORDER BY created_at, id",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Invite {
+                        id: r.try_get("id").map_err(err)?,
+                        email: r.try_get("email").map_err(err)?,
+                        role: parse_role(&r.try_get::<String, _>("role").map_err(err)?).map_err(DirectoryError::Unavailable)?,
+                        code_sha256: r.try_get("code_sha256").map_err(err)?,
+                        invited_by: r.try_get("invited_by").map_err(err)?,
+                        expires_unix: r.try_get::<i64, _>("expires").map_err(err)?.max(0) as u64,
+                        accepted_unix: r.try_get::<Option<i64>, _>("accepted").map_err(err)?.map(|t| t.max(0) as u64),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn delete_invite(&self, tenant: TenantId, id: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            let n = sqlx::query("DELETE FROM invites WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(err)?.rows_affected();
+            tx.commit().await.map_err(err)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn accept_invite<'a>(
+        &'a self,
+        tenant: TenantId,
+        code_sha256: &'a [u8],
+        user: Uuid,
+        now_unix: u64,
+    ) -> BoxFuture<'a, Result<Option<Member>, DirectoryError>> {
+        Box::pin(async move {
+            let mut tx = self.tx(tenant).await?;
+            // The UPDATE takes the invite's row lock: of two accepts of one code, the second
+            // finds it used.
+            let row: Option<(String, String)> = sqlx::query_as(
+                "UPDATE invites SET accepted_at = to_timestamp($2) \
+                 WHERE code_sha256 = $1 AND accepted_at IS NULL AND expires_at > to_timestamp($2) RETURNING email, role::text",
+            )
+            .bind(code_sha256)
+            .bind(now_unix as f64)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?;
+            let Some((email, role)) = row else { return Ok(None) };
+            let member = Member { user, email, role: parse_role(&role).map_err(DirectoryError::Unavailable)? };
+            sqlx::query("INSERT INTO memberships (org_id, user_id, email, role) VALUES ($1, $2, $3, $4::member_role)")
+                .bind(tenant.as_uuid())
+                .bind(member.user)
+                .bind(&member.email)
+                .bind(role_name(member.role))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match err(e) {
+                    DirectoryError::Conflict(_) => DirectoryError::Conflict(format!("{} is a member already", member.email)),
+                    other => other,
+                })?;
+            tx.commit().await.map_err(err)?;
+            Ok(Some(member))
         })
     }
 
