@@ -15,6 +15,7 @@ use tandemu_processor::store::ProjectionStore;
 use tandemu_processor::store::clickhouse::ClickHouseStore;
 use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_query_api::directory::embedded::EmbeddedDirectory;
+use tandemu_query_api::directory::{Directory, Member, Org as DirOrg, Team};
 use tandemu_query_api::{ApiConfig, ApiState, router};
 use tandemu_schemas::{Stamp, TenantId, UserId, fixtures, testenv};
 use tokio::sync::watch;
@@ -35,25 +36,45 @@ fn org(role: Role) -> Org {
 
 /// Two organizations' fixture sessions (A: http_json, B: grpc twice over, as two users… of one
 /// user), processed into `store`; returns the API's base URL.
-async fn serve(store: Arc<dyn ProjectionStore>, dir: &std::path::Path, a: &Org, b: &Org) -> String {
-    let log = EmbeddedLog::open(EmbeddedLogConfig::new(dir.join(format!("log-{}", store.kind())))).unwrap();
+async fn serve(store: Arc<dyn ProjectionStore>, dir: &std::path::Path, a: &Org, b: Option<&Org>) -> String {
+    let log = EmbeddedLog::open(EmbeddedLogConfig::new(dir.join(format!("log-{}-{}", store.kind(), Uuid::new_v4())))).unwrap();
     for c in fixtures::load("http_json") {
         log.append(&c.map(&a.stamp).unwrap().events).await.unwrap();
     }
-    for c in fixtures::load("grpc") {
-        log.append(&c.map(&b.stamp).unwrap().events).await.unwrap();
+    if let Some(b) = b {
+        for c in fixtures::load("grpc") {
+            log.append(&c.map(&b.stamp).unwrap().events).await.unwrap();
+        }
     }
     let (_tx, rx) = watch::channel(false);
     let cfg = RunnerConfig { max_retry: Some(Duration::from_secs(20)), ..Default::default() };
     runner::run_embedded(&log, store.as_ref(), &cfg, rx, true).await.unwrap();
 
-    let directory = Arc::new(EmbeddedDirectory::open(&dir.join(format!("directory-{}.redb", store.kind()))).unwrap());
+    let directory = Arc::new(EmbeddedDirectory::open(&dir.join(format!("directory-{}-{}.redb", store.kind(), Uuid::new_v4()))).unwrap());
+    // Each organization registered, with a team of the same name ("core"), for the team filter.
+    for (o, role) in std::iter::once((a, Role::Member)).chain(b.map(|b| (b, Role::Owner))) {
+        let (tenant, user) = (o.stamp.tenant, *o.stamp.user.as_uuid());
+        let owner = Member { user, email: format!("{user}@x.invalid"), role: Role::Owner };
+        directory.create_org(&DirOrg { id: *tenant.as_uuid(), name: "org".into() }, &owner).await.unwrap();
+        if role != Role::Owner {
+            // A second owner, so the caller can be a plain member.
+            let other = Uuid::new_v4();
+            directory.put_member(tenant, &Member { user: other, email: format!("{other}@x.invalid"), role: Role::Owner }).await.unwrap();
+            directory.put_member(tenant, &Member { role, ..owner }).await.unwrap();
+        }
+        directory.put_team(tenant, &Team { id: team_of(tenant), name: "core".into(), members: vec![user] }).await.unwrap();
+    }
     let state = ApiState::new(store, directory, Verifier::hs256(SECRET).unwrap());
     let app = router(state, &ApiConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
+}
+
+/// The same team id for an organization in every directory of the test.
+fn team_of(tenant: TenantId) -> Uuid {
+    Uuid::from_u128(tenant.as_uuid().as_u128() ^ 1)
 }
 
 async fn get_json(base: &str, path: &str, token: &str) -> Value {
@@ -66,11 +87,13 @@ fn data(v: &Value) -> &Vec<Value> {
     v["data"].as_array().expect("data array")
 }
 
-async fn check_store(store: Arc<dyn ProjectionStore>) {
+/// `store` holds both organizations; `solo` (an empty store of the same kind) gets A's data only.
+async fn check_store(store: Arc<dyn ProjectionStore>, solo: Arc<dyn ProjectionStore>) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (org(Role::Member), org(Role::Owner));
-    let base = serve(store.clone(), dir.path(), &a, &b).await;
+    let base = serve(store.clone(), dir.path(), &a, Some(&b)).await;
     let kind = store.kind();
+    cross_tenant_sweep(&base, &serve(solo, dir.path(), &a, None).await, &a, &b, kind).await;
 
     // Sessions: each organization sees its own one session, with the fixtures' numbers.
     for (o, duration) in [(&a, 1304), (&b, 1117)] {
@@ -175,22 +198,77 @@ async fn check_store(store: Arc<dyn ProjectionStore>) {
     assert_eq!(r.status(), 404);
 }
 
+/// Every aggregate endpoint (as `/openapi.json` lists them) with every filter and grouping: what
+/// A sees beside B's data is exactly what A sees in a store that never had B's, and a forged
+/// organization parameter is refused everywhere.
+async fn cross_tenant_sweep(shared: &str, solo: &str, a: &Org, b: &Org, kind: &str) {
+    let doc = get_json(shared, "/openapi.json", &a.token).await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(params) = item["get"]["parameters"].as_array() else { continue };
+        if !params.iter().any(|p| p["name"] == "from") {
+            continue; // not an aggregate endpoint
+        }
+        let groups: Vec<String> = params
+            .iter()
+            .find(|p| p["name"] == "group_by")
+            .map(|p| p["schema"]["enum"].as_array().unwrap().iter().map(|g| g.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        let mut queries = vec![
+            String::new(),
+            "from=2026-12-03T00:00:00Z".into(),
+            "to=2026-12-04T00:00:00Z".into(),
+            "from=2026-12-03T19:00:00Z&to=2026-12-03T20:00:00Z".into(),
+            format!("user={}", a.stamp.user),
+            format!("user={}", b.stamp.user),
+            format!("user={}&from=2026-12-01T00:00:00Z", b.stamp.user),
+            "team=core".into(),
+            format!("team={}", team_of(a.stamp.tenant)),
+        ];
+        let base_queries = queries.clone();
+        for g in &groups {
+            queries.extend(base_queries.iter().map(|q| if q.is_empty() { format!("group_by={g}") } else { format!("{q}&group_by={g}") }));
+        }
+        for q in &queries {
+            let url = format!("{path}?{q}");
+            let seen = get_json(shared, &url, &a.token).await;
+            let alone = get_json(solo, &url, &a.token).await;
+            assert_eq!(seen, alone, "{kind}: {url} shows A exactly what A has, nothing of B's");
+            assert!(!seen.to_string().contains(&b.stamp.user.to_string()), "{kind}: {url} names B's user");
+            checked += 1;
+        }
+        // B's team is not a team of A's.
+        let r = reqwest::Client::new().get(format!("{shared}{path}?team={}", team_of(b.stamp.tenant))).bearer_auth(&a.token).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{kind}: {path}?team=<B's team>");
+        for forged in ["org", "tenant", "org_id", "tenant_id"] {
+            let r = reqwest::Client::new().get(format!("{shared}{path}?{forged}={}", b.stamp.tenant)).bearer_auth(&a.token).send().await.unwrap();
+            assert_eq!(r.status(), 400, "{kind}: {path}?{forged}= is refused, not obeyed");
+        }
+    }
+    assert!(checked >= 8 * 7, "{kind}: swept {checked} endpoint × filter combinations");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoints_on_the_embedded_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(&dir.path().join("store.redb")).unwrap();
-    check_store(Arc::new(store)).await;
+    let solo = EmbeddedStore::open(&dir.path().join("solo.redb")).unwrap();
+    check_store(Arc::new(store), Arc::new(solo)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoints_on_clickhouse() {
     let url = testenv::clickhouse_url();
-    let db = testenv::unique("query_api");
-    let root = clickhouse::Client::default().with_url(&url);
-    root.query(&format!("CREATE DATABASE {db}")).execute().await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
-    let store = ClickHouseStore::new(root.with_database(&db)).with_retention_days(testenv::TEST_RETENTION_DAYS);
-    store.migrate().await.unwrap();
-    check_store(Arc::new(store)).await;
+    let mut stores = Vec::new();
+    for prefix in ["query_api", "query_api_solo"] {
+        let db = testenv::unique(prefix);
+        let root = clickhouse::Client::default().with_url(&url);
+        root.query(&format!("CREATE DATABASE {db}")).execute().await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
+        let store = ClickHouseStore::new(root.with_database(&db)).with_retention_days(testenv::TEST_RETENTION_DAYS);
+        store.migrate().await.unwrap();
+        stores.push(Arc::new(store));
+    }
+    check_store(stores[0].clone(), stores[1].clone()).await;
 }
 
 /// `/openapi.json` lists exactly the routes the router serves: every documented `/v1` path
