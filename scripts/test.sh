@@ -28,7 +28,7 @@ echo "== docker-compose.yml"
 # rules (images, ports, health checks, the CLI's own variables) instead of `docker compose config`.
 scripts/check-compose.sh
 # The README's configuration table is generated from the CLI's clap definitions; it must match them.
-python3 - <(scripts/check-compose.sh --cli-table) README.md <<'PY' || { echo "README.md: the configuration table differs from the CLI; regenerate it with scripts/check-compose.sh --cli-table" >&2; exit 1; }
+python3 - <(scripts/check-compose.sh --cli-table) README.md <<'PY' || { echo "README.md: the configuration table differs from the CLI; regenerate it with scripts/update-readme-table.sh" >&2; exit 1; }
 import sys
 want = open(sys.argv[1]).read().strip()
 readme = open(sys.argv[2]).read()

@@ -18,10 +18,16 @@ use rdkafka::client::DefaultClientContext;
 use tandemu_schemas::{fixtures, testenv};
 
 const SECRET: &str = "distributed-test-secret-of-32-bytes-or-more";
+const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 fn tandemu(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tandemu"));
-    c.args(args).env("JWT_SECRET", SECRET).env_remove("DATABASE_URL").env_remove("TANDEMU_CLICKHOUSE_URL").env_remove("TANDEMU_KAFKA_BROKERS");
+    c.args(args)
+        .env("JWT_SECRET", SECRET)
+        .env("ENCRYPTION_KEY", KEY)
+        .env_remove("DATABASE_URL")
+        .env_remove("TANDEMU_CLICKHOUSE_URL")
+        .env_remove("TANDEMU_KAFKA_BROKERS");
     c
 }
 
@@ -110,6 +116,35 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
         }
     }
     assert_eq!(shown["tables"][0]["overrides"][0]["days"], 3000);
+
+    // Distributed mode refuses a placeholder or missing JWT_SECRET and a missing ENCRYPTION_KEY,
+    // with a message that says what to do.
+    let qa = [
+        "query-api",
+        "--clickhouse-url",
+        ch_url.as_str(),
+        "--clickhouse-database",
+        ch_db.as_str(),
+        "--database-url",
+        service_url.as_str(),
+        "--api-listen",
+        "127.0.0.1:0",
+    ];
+    for (var, value, says) in [
+        ("JWT_SECRET", Some("change-me-change-me-change-me-change-me"), "placeholder"),
+        ("JWT_SECRET", None, "JWT_SECRET is required"),
+        ("ENCRYPTION_KEY", None, "ENCRYPTION_KEY is required"),
+        ("ENCRYPTION_KEY", Some("not-hex"), "ENCRYPTION_KEY"),
+    ] {
+        let mut c = tandemu(&qa);
+        match value {
+            Some(v) => c.env(var, v),
+            None => c.env_remove(var),
+        };
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(says), "{var}={value:?}: {stderr}");
+    }
 
     // A superuser connection is refused: RLS would not bind it.
     let out = tandemu(&[

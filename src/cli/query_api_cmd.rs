@@ -24,8 +24,8 @@ pub struct QueryApiArgs {
     /// Secret for HS256 tokens; required (32 bytes or more), the same as ingest's.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    /// Key sealing integration tokens (32 bytes as 64 hex characters). Without it, integrations
-    /// cannot be added.
+    /// Key sealing integration tokens with AES-256-GCM: 32 bytes as 64 hex characters
+    /// (`openssl rand -hex 32`). Required; back it up, since the tokens cannot be opened without it.
     #[arg(long, env = "ENCRYPTION_KEY", hide_env_values = true)]
     pub encryption_key: Option<String>,
     #[command(flatten)]
@@ -36,6 +36,10 @@ pub struct QueryApiArgs {
 
 pub async fn run(args: QueryApiArgs) -> Result<(), CliError> {
     let secret = super::secret::for_distributed(args.jwt_secret.as_deref())?;
+    let key = args.encryption_key.as_deref().ok_or_else(|| {
+        CliError::Usage("ENCRYPTION_KEY is required in distributed mode: 64 hex characters (openssl rand -hex 32), the same for every query API process; it seals integration tokens".into())
+    })?;
+    let sealer = tandemu_query_api::secrets::SecretBox::from_hex(key).map_err(|e| CliError::Usage(format!("ENCRYPTION_KEY: {e}")))?;
     let store = args.clickhouse.store()?;
     let pending = store.pending_migrations().await.map_err(|e| CliError::Usage(format!("ClickHouse: {e}")))?;
     if !pending.is_empty() {
@@ -45,10 +49,7 @@ pub async fn run(args: QueryApiArgs) -> Result<(), CliError> {
     let directory = PostgresDirectory::new(pool);
     directory.check_service_role().await.map_err(|e| CliError::Usage(e.to_string()))?;
     let verifier = args.tokens.verifier(&secret)?;
-    let mut state = ApiState::new(Arc::new(store), Arc::new(directory), verifier).with_signing_secret(secret);
-    if let Some(k) = &args.encryption_key {
-        state = state.with_secrets(tandemu_query_api::secrets::SecretBox::from_hex(k).map_err(|e| CliError::Usage(e.to_string()))?);
-    }
+    let state = ApiState::new(Arc::new(store), Arc::new(directory), verifier).with_signing_secret(secret).with_secrets(sealer);
     let api = args.api.start(state).await?;
     eprintln!("tandemu {} — query API on http://{} (ClickHouse, PostgreSQL with row-level security)", env!("CARGO_PKG_VERSION"), api.addr);
     super::shutdown_signal().await;

@@ -49,7 +49,9 @@ fn validated(s: &str) -> Result<Vec<u8>, CliError> {
     if s.len() < MIN_SECRET_LEN {
         return Err(CliError::Usage(format!("JWT_SECRET must be at least {MIN_SECRET_LEN} bytes long (it is {})", s.len())));
     }
-    if s == "change-me" || s.chars().all(|c| c == s.chars().next().unwrap_or('x')) {
+    let lower = s.to_ascii_lowercase();
+    let placeholder = ["change-me", "changeme", "change_me", "replace-me", "your-secret", "example", "default-secret"].iter().any(|p| lower.contains(p));
+    if placeholder || s.chars().all(|c| c == s.chars().next().unwrap_or('x')) {
         return Err(CliError::Usage("JWT_SECRET looks like a placeholder; use a random value".into()));
     }
     Ok(s.as_bytes().to_vec())
