@@ -210,7 +210,7 @@ fn purge_facts<T: DeserializeOwned>(
     let mut tenants = Vec::new();
     let mut failure = None;
     t.retain(|k, v| {
-        let Ok(tenant) = Uuid::from_slice(&k[..16]) else { return true };
+        let Some(Ok(tenant)) = k.get(..16).map(Uuid::from_slice) else { return true };
         let fact: T = match postcard::from_bytes(v) {
             Ok(f) => f,
             Err(e) => {
@@ -356,7 +356,9 @@ impl ProjectionStore for EmbeddedStore {
                 let mut removed = 0u64;
                 daily
                     .retain(|k, _| {
-                        let (Ok(tenant), Ok(day)) = (Uuid::from_slice(&k[..16]), std::str::from_utf8(&k[16..26])) else { return true };
+                        let (Some(Ok(tenant)), Some(Ok(day))) = (k.get(..16).map(Uuid::from_slice), k.get(16..26).map(std::str::from_utf8)) else {
+                            return true;
+                        };
                         let days = i64::from(policy.effective(tenant, RetentionTable::Rollups));
                         let keep = day >= aggregate::day_of(now_ms - days * DAY_MS).as_str();
                         removed += u64::from(!keep);

@@ -419,7 +419,7 @@ impl Directory for EmbeddedDirectory {
             for item in tx.open_table(RETENTION).map_err(err)?.iter().map_err(err)? {
                 let (k, v) = item.map_err(err)?;
                 let k = k.value();
-                if let (Ok(tenant), Some(table)) = (Uuid::from_slice(&k[..16]), table_of(&k[16..])) {
+                if let (Some(Ok(tenant)), Some(table)) = (k.get(..16).map(Uuid::from_slice), k.get(16..).and_then(table_of)) {
                     policy.overrides.insert((tenant, table), dec(v.value())?);
                 }
             }
@@ -467,7 +467,7 @@ impl Directory for EmbeddedDirectory {
             let mut out = Vec::new();
             for item in t.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
                 let (k, v) = item.map_err(err)?;
-                if let Some(table) = table_of(&k.value()[16..]) {
+                if let Some(table) = k.value().get(16..).and_then(table_of) {
                     out.push((table, dec(v.value())?));
                 }
             }
