@@ -67,10 +67,13 @@ pub struct BatchOutcome {
 }
 
 /// Decodes, derives and writes one batch of `(offset, payload)` records of one partition;
-/// resolves once the store has it. `series` is updated only when the write succeeded.
+/// resolves once the store has it. `series` is updated only when the write succeeded. A `stop`
+/// while the write is being retried gives up on the batch (it is not committed, so the next
+/// start processes it again) instead of retrying on.
 pub async fn process_records<S: ProjectionStore + ?Sized>(
     store: &S,
     cfg: &RunnerConfig,
+    stop: &watch::Receiver<bool>,
     source: &str,
     partition: i32,
     records: &[(u64, Vec<u8>)],
@@ -106,7 +109,7 @@ pub async fn process_records<S: ProjectionStore + ?Sized>(
     }
     let batch_key = format!("{source}/{partition}/{}-{}/{}", first.0, last.0, &digest.finalize().to_hex()[..32]);
     let started = Instant::now();
-    write_with_retry(store, cfg, || Batch {
+    write_with_retry(store, cfg, stop, || Batch {
         batch_key: &batch_key,
         partition,
         next_offset: last.0 + 1,
@@ -139,27 +142,62 @@ fn backoff_policy(cfg: &RunnerConfig) -> ExponentialBackoff {
 
 /// The series state of `partition`, retried like a write: a processor that starts while the
 /// store is down waits for it instead of exiting.
-async fn series_with_retry<S: ProjectionStore + ?Sized>(store: &S, cfg: &RunnerConfig, partition: i32) -> Result<SeriesState, StoreError> {
-    backoff::future::retry_notify(
+async fn series_with_retry<S: ProjectionStore + ?Sized>(
+    store: &S,
+    cfg: &RunnerConfig,
+    stop: &watch::Receiver<bool>,
+    partition: i32,
+) -> Result<SeriesState, StoreError> {
+    let retries = backoff::future::retry_notify(
         backoff_policy(cfg),
         || async {
             store.series_state(partition).await.map_err(|e| if e.is_retryable() { backoff::Error::transient(e) } else { backoff::Error::permanent(e) })
         },
         |e: StoreError, wait: Duration| tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "reading the series state failed; retrying"),
-    )
-    .await
+    );
+    tokio::select! {
+        r = retries => r,
+        _ = stopped(stop) => Err(StoreError::Unavailable("stopped while the projection store was unavailable, before processing anything".into())),
+    }
 }
 
-async fn write_with_retry<'b, S: ProjectionStore + ?Sized>(store: &S, cfg: &RunnerConfig, batch: impl Fn() -> Batch<'b>) -> Result<(), StoreError> {
-    backoff::future::retry_notify(
+/// Resolves when `stop` turns true; never, if its sender is gone.
+async fn stopped(stop: &watch::Receiver<bool>) {
+    let mut stop = stop.clone();
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn write_with_retry<'b, S: ProjectionStore + ?Sized>(
+    store: &S,
+    cfg: &RunnerConfig,
+    stop: &watch::Receiver<bool>,
+    batch: impl Fn() -> Batch<'b>,
+) -> Result<(), StoreError> {
+    // The first attempt is never interrupted: a stop finishes the batch in hand.
+    match store.write(batch()).await {
+        Ok(()) => return Ok(()),
+        Err(e) if !e.is_retryable() => return Err(e),
+        Err(e) => {
+            metrics::counter!("tandemu_processor_write_retries_total", "store" => store.kind()).increment(1);
+            tracing::warn!(error = %e, "projection store write failed; retrying");
+        }
+    }
+    let retries = backoff::future::retry_notify(
         backoff_policy(cfg),
         || async { store.write(batch()).await.map_err(|e| if e.is_retryable() { backoff::Error::transient(e) } else { backoff::Error::permanent(e) }) },
         |e: StoreError, wait: Duration| {
             metrics::counter!("tandemu_processor_write_retries_total", "store" => store.kind()).increment(1);
             tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "projection store write failed; retrying");
         },
-    )
-    .await
+    );
+    tokio::select! {
+        r = retries => r,
+        _ = stopped(stop) => Err(StoreError::Unavailable(
+            "stopped while the projection store was unavailable; the batch in hand was not committed and is processed again at the next start".into(),
+        )),
+    }
 }
 
 /// Processes the embedded log from the group's committed offset until `stop` turns true (then
@@ -171,7 +209,7 @@ pub async fn run_embedded<S: ProjectionStore + ?Sized>(
     mut stop: watch::Receiver<bool>,
     until_caught_up: bool,
 ) -> Result<u64, ProcessError> {
-    let mut series = series_with_retry(store, cfg, 0).await?;
+    let mut series = series_with_retry(store, cfg, &stop, 0).await?;
     let mut next = log.committed(&cfg.group).map_err(|e| ProcessError::Log(e.to_string()))?;
     let mut reader = log.reader(next).map_err(|e| ProcessError::Log(e.to_string()))?;
     let mut processed = 0u64;
@@ -192,7 +230,7 @@ pub async fn run_embedded<S: ProjectionStore + ?Sized>(
             }
             continue;
         }
-        let outcome = process_records(store, cfg, "log", 0, &records, &mut series).await?;
+        let outcome = process_records(store, cfg, &stop, "log", 0, &records, &mut series).await?;
         next = records.last().map(|r| r.0 + 1).unwrap_or(next);
         log.commit(&cfg.group, next).map_err(|e| ProcessError::Log(e.to_string()))?;
         processed += outcome.records as u64;
@@ -275,10 +313,10 @@ pub async fn run_kafka<S: ProjectionStore + ?Sized>(
             let first_offset = records[0].0;
             let state = match states.remove(&partition) {
                 Some((s, next)) if next == first_offset => s,
-                _ => series_with_retry(store, cfg, partition).await?,
+                _ => series_with_retry(store, cfg, &stop, partition).await?,
             };
             let mut series = state;
-            let outcome = process_records(store, cfg, &format!("kafka/{}", kafka.topic), partition, &records, &mut series).await?;
+            let outcome = process_records(store, cfg, &stop, &format!("kafka/{}", kafka.topic), partition, &records, &mut series).await?;
             let next = records.last().map(|r| r.0 + 1).unwrap_or(first_offset);
             states.insert(partition, (series, next));
             commit.add_partition_offset(&kafka.topic, partition, Offset::Offset(next as i64)).map_err(|e| ProcessError::Log(e.to_string()))?;

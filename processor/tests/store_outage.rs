@@ -124,3 +124,55 @@ async fn a_clickhouse_outage_delays_but_never_loses_or_doubles() {
     assert_eq!(s.duration_ms, 1054);
     assert_eq!(direct.friction(stamp.tenant).await.unwrap().len(), 2);
 }
+
+/// Stopping while the store is down ends the loop at once, with a clear error, and commits nothing
+/// (instead of retrying until the store comes back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_an_outage_ends_the_loop_without_committing() {
+    let url = testenv::clickhouse_url();
+    let target = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let db = testenv::unique("outage_stop");
+    let root = Client::default().with_url(&url);
+    root.query(&format!("CREATE DATABASE {db}")).execute().await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
+    ClickHouseStore::new(root.clone().with_database(&db)).migrate().await.expect("migrate");
+    let relay = Relay::start(target).await;
+    let relayed = ClickHouseStore::new(Client::default().with_url(format!("http://{}", relay.addr)).with_database(&db));
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(EmbeddedLogConfig::new(dir.path().join("log"))).unwrap();
+    let stamp = Stamp { tenant: TenantId(Uuid::new_v4()), user: UserId(Uuid::new_v4()) };
+    let (stop, rx) = watch::channel(false);
+    let cfg = RunnerConfig { group: "outage-stop".into(), idle_poll: Duration::from_millis(20), ..Default::default() };
+    // The store is up while the loop starts (it reads the series state) on an empty log...
+    let work = {
+        let (log, store, cfg) = (log.clone(), relayed.clone(), cfg.clone());
+        tokio::spawn(async move {
+            let r = runner::run_embedded(&log, &store, &cfg, rx, false).await;
+            (r, Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // ... and down when the events arrive, so their write is retried until the stop.
+    relay.set(false);
+    for c in fixtures::load("http_json") {
+        log.append(&c.map(&stamp).unwrap().events).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let asked = Instant::now();
+    stop.send(true).unwrap();
+    let (result, ended) = tokio::time::timeout(Duration::from_secs(10), work).await.expect("the loop ends soon after the stop").unwrap();
+    let err = result.expect_err("the batch could not be written");
+    assert!(err.to_string().contains("processed again at the next start"), "{err}");
+    assert!(ended.duration_since(asked) < Duration::from_secs(5));
+    assert_eq!(log.committed("outage-stop").unwrap(), 0, "nothing committed");
+
+    // Down from the start: the stop ends the wait for the series state as well.
+    let (stop, rx) = watch::channel(false);
+    let work = {
+        let (log, store, cfg) = (log.clone(), relayed.clone(), cfg.clone());
+        tokio::spawn(async move { runner::run_embedded(&log, &store, &cfg, rx, false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(true).unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), work).await.expect("ends soon").unwrap().expect_err("nothing processed");
+    assert!(err.to_string().contains("before processing anything"), "{err}");
+}
