@@ -94,6 +94,7 @@ async fn serve_accepts_claude_code_exports_and_stops_cleanly() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("OTLP/HTTP") && stderr.contains("stopped"), "{stderr}");
+    assert!(stderr.contains("first run   in a second terminal: tandemu setup"), "no organization yet: the summary says what to do: {stderr}");
 
     let stamp = tandemu_schemas::Stamp { tenant: org.parse().unwrap(), user: user.parse().unwrap() };
     let log = EmbeddedLog::open(EmbeddedLogConfig::new(data.path().join("log"))).unwrap();

@@ -40,7 +40,16 @@ async fn setup_creates_the_org_and_writes_claude_settings() {
     assert_eq!(merged["env"]["FOO"], "bar", "other env kept");
     assert_eq!(merged["env"]["CLAUDE_CODE_ENABLE_TELEMETRY"], "1");
     assert_eq!(merged["env"]["OTEL_EXPORTER_OTLP_HEADERS"], format!("Authorization=Bearer {token}"));
-    assert_eq!(merged["env"]["OTEL_LOG_USER_PROMPTS"], "0", "content flags off");
+    for flag in ["OTEL_LOG_USER_PROMPTS", "OTEL_LOG_TOOL_DETAILS", "OTEL_LOG_TOOL_CONTENT", "OTEL_LOG_RAW_API_BODIES"] {
+        assert_eq!(merged["env"][flag], "0", "content flags off: {flag}");
+    }
+    assert_eq!((merged["env"]["OTEL_TRACES_EXPORTER"].as_str(), merged["env"]["OTEL_EXPORTER_OTLP_PROTOCOL"].as_str()), (Some("otlp"), Some("grpc")));
+    assert!(stdout.contains("valid 30 days") && stdout.contains(&format!("export TOKEN={token}")), "{stdout}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&settings).unwrap().permissions().mode() & 0o777, 0o600, "the token is readable by its owner only");
+    }
 
     let (grpc, http, api) = (free_port(), free_port(), free_port());
     let mut serve = KillOnDrop(
@@ -64,10 +73,15 @@ async fn setup_creates_the_org_and_writes_claude_settings() {
     assert_eq!((org["name"].as_str(), org["your_role"].as_str()), (Some("Acme"), Some("owner")));
 
     // Again while serve holds the directory: registered through the API.
-    let out = tandemu().args(["setup", "--org", "Globex", "--email", "o@globex.invalid", "--data-dir", d, "--api-url", &base]).output().unwrap();
+    let out = tandemu()
+        .args(["setup", "--org", "Globex", "--email", "o@globex.invalid", "--data-dir", d, "--api-url", &base, "--file-paths", "--no-traces"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "prints the settings: {stdout}");
+    assert!(stdout.contains(r#""OTEL_LOG_TOOL_DETAILS": "1""#) && stdout.contains(r#""OTEL_TRACES_EXPORTER": "none""#), "opt-ins: {stdout}");
+    assert!(stdout.contains(r#""OTEL_LOG_USER_PROMPTS": "0""#), "content stays off: {stdout}");
     let second = token_of(&stdout);
     let org: serde_json::Value = client.get(format!("{base}/v1/org")).bearer_auth(&second).send().await.unwrap().json().await.unwrap();
     assert_eq!(org["name"], "Globex");

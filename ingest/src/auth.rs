@@ -129,7 +129,7 @@ impl Verifier {
 
     /// Verifies a bare token.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let claimed = alg_of(token);
+        let claimed = alg_of(token).ok_or_else(|| AuthError::Invalid("not a JWT (expected header.payload.signature, base64url)".into()))?;
         if !matches!(claimed.as_str(), "HS256" | "RS256" | "EdDSA") {
             return Err(AuthError::Algorithm(claimed));
         }
@@ -172,16 +172,15 @@ impl Verifier {
     }
 }
 
-/// The `alg` a token claims, for an error message (the header is not trusted for anything else).
-fn alg_of(token: &str) -> String {
+/// The `alg` a token claims, for an error message (the header is not trusted for anything
+/// else); `None` when it is not a JWT at all.
+fn alg_of(token: &str) -> Option<String> {
     use base64_url_decode as d;
-    token
-        .split('.')
-        .next()
-        .and_then(d)
-        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
-        .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "unknown".into())
+    if token.split('.').count() != 3 {
+        return None;
+    }
+    let header = serde_json::from_slice::<serde_json::Value>(&d(token.split('.').next()?)?).ok()?;
+    Some(header.get("alg").and_then(|a| a.as_str()).unwrap_or("none given").to_owned())
 }
 
 fn base64_url_decode(s: &str) -> Option<Vec<u8>> {
@@ -238,6 +237,10 @@ mod tests {
         assert_eq!(v.verify_header(None), Err(AuthError::Missing));
         assert_eq!(v.verify_header(Some("Basic abc")), Err(AuthError::Malformed));
         assert_eq!(v.verify_header(Some("Bearer")), Err(AuthError::Malformed));
+        for junk in ["abc", "not.a.token", "a.b"] {
+            let e = v.verify_header(Some(&format!("Bearer {junk}"))).unwrap_err();
+            assert!(e.to_string().contains("not a JWT"), "{junk}: {e}");
+        }
 
         let mut expired = good();
         expired.exp = expired.iat - 3600;

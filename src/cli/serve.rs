@@ -67,6 +67,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let running = server::start(pipeline).await?;
     let directory_file = directory_path(&args.data_dir);
     let directory = EmbeddedDirectory::open(&directory_file).map_err(|e| CliError::Usage(format!("directory {}: {e}", directory_file.display())))?;
+    let first_run = !directory.has_orgs().unwrap_or(true);
     let key = super::secret::encryption_key_for_single_node(args.encryption_key.as_deref(), &args.data_dir)?;
     let sealer = SecretBox::from_hex(&key).map_err(|e| CliError::Usage(e.to_string()))?;
     // The retention policy follows the directory (overrides set through the API included) and
@@ -97,7 +98,11 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     eprintln!("  query API   http://{}/v1/…  (bearer token of the organization)", api.addr);
     eprintln!("  data        {} ({records} events in the log)", args.data_dir.display());
     eprintln!("  retention   purged every {} (tandemu retention show)", humantime::format_duration(args.purge_interval));
-    eprintln!("  tokens      tandemu token issue --data-dir {} --org <uuid> --user <uuid>", args.data_dir.display());
+    if first_run {
+        eprintln!("  first run   in a second terminal: tandemu setup --org NAME --email EMAIL --write-claude-settings");
+    } else {
+        eprintln!("  tokens      tandemu token issue --data-dir {} --org <uuid> --user <uuid>", args.data_dir.display());
+    }
     eprintln!("Ctrl-C stops after the requests in flight are answered.");
 
     super::shutdown_signal().await;

@@ -43,6 +43,22 @@ pub struct SetupArgs {
     /// Secret for HS256 tokens. Default: the data directory's.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Do not export traces. With traces (the default), a tool a user rejects in a permission
+    /// mode that logs no decision still counts as friction (its `blocked_on_user` span).
+    #[arg(long)]
+    pub no_traces: bool,
+    /// Also send tool details (OTEL_LOG_TOOL_DETAILS=1), so friction is attributed to file paths.
+    /// Claude Code then sends tool parameters; ingest keeps only the file path and drops every
+    /// other parameter, command and content before anything is stored. Off by default.
+    #[arg(long)]
+    pub file_paths: bool,
+}
+
+/// What Claude Code is asked to export besides logs and metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Exports {
+    pub traces: bool,
+    pub file_paths: bool,
 }
 
 fn default_settings_path() -> PathBuf {
@@ -50,9 +66,10 @@ fn default_settings_path() -> PathBuf {
 }
 
 /// The `env` block Claude Code needs: telemetry on, OTLP over gRPC to this node, the token, and
-/// every content flag off.
-pub fn claude_env(endpoint: &str, token: &str) -> Map<String, Value> {
+/// every content flag off (tool details only when asked for, for file paths).
+pub fn claude_env(endpoint: &str, token: &str, exports: Exports) -> Map<String, Value> {
     let mut env = Map::new();
+    let on = |b: bool| if b { "1" } else { "0" };
     for (k, v) in [
         ("CLAUDE_CODE_ENABLE_TELEMETRY", "1"),
         ("OTEL_METRICS_EXPORTER", "otlp"),
@@ -60,8 +77,11 @@ pub fn claude_env(endpoint: &str, token: &str) -> Map<String, Value> {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
         ("OTEL_EXPORTER_OTLP_HEADERS", &format!("Authorization=Bearer {token}")),
+        // Set either way, so running setup again switches traces off as well as on.
+        ("OTEL_TRACES_EXPORTER", if exports.traces { "otlp" } else { "none" }),
+        ("CLAUDE_CODE_ENHANCED_TELEMETRY_BETA", on(exports.traces)),
         ("OTEL_LOG_USER_PROMPTS", "0"),
-        ("OTEL_LOG_TOOL_DETAILS", "0"),
+        ("OTEL_LOG_TOOL_DETAILS", on(exports.file_paths)),
         ("OTEL_LOG_TOOL_CONTENT", "0"),
         ("OTEL_LOG_RAW_API_BODIES", "0"),
     ] {
@@ -100,12 +120,19 @@ pub async fn run(args: SetupArgs) -> Result<(), CliError> {
         }
     }
 
-    let env = claude_env(&args.otlp_endpoint, &token);
+    let env = claude_env(&args.otlp_endpoint, &token, Exports { traces: !args.no_traces, file_paths: args.file_paths });
     println!("Organization {} ({org_id}), owner {} ({user}).", org.name, owner.email);
-    println!("Owner token (also for the query API, valid {}):\n{token}\n", humantime::format_duration(args.ttl));
+    println!("Owner token (also for the query API, valid {}):\n{token}\n", describe_ttl(args.ttl));
+    println!("For the query API in this shell:\n  export TOKEN={token}\n");
     if args.write_claude_settings {
+        let existed = args.claude_settings.exists();
         merge_settings(&args.claude_settings, &env)?;
-        println!("Claude Code settings merged into {} (other settings kept).", args.claude_settings.display());
+        if existed {
+            println!("Claude Code settings merged into {} (other settings kept).", args.claude_settings.display());
+        } else {
+            println!("Claude Code settings written to {}.", args.claude_settings.display());
+        }
+        println!("Claude Code sessions started from now on send their telemetry here.");
     } else {
         println!("Add this to the \"env\" block of {} (or run again with --write-claude-settings):", args.claude_settings.display());
         println!("{}", serde_json::to_string_pretty(&Value::Object(env)).unwrap_or_default());
@@ -134,6 +161,22 @@ pub fn merge_settings(path: &std::path::Path, env: &Map<String, Value>) -> Resul
     }
     let tmp = path.with_extension("json.tandemu-tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(&settings).unwrap_or_default() + "\n")?;
+    // The file now holds a bearer token: only its owner reads it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+/// `30 days`, `12h`: whole days in words, anything else as humantime prints it.
+fn describe_ttl(ttl: Duration) -> String {
+    let secs = ttl.as_secs();
+    match secs {
+        86_400 => "1 day".into(),
+        s if s > 0 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        _ => humantime::format_duration(ttl).to_string(),
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tandemu_ingest::auth::Role;
@@ -82,6 +82,12 @@ impl EmbeddedDirectory {
         tx.open_table(OPERATOR).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Whether any organization is registered (a single node's first run has none).
+    pub fn has_orgs(&self) -> Result<bool, DirectoryError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        Ok(!tx.open_table(ORGS).map_err(err)?.is_empty().map_err(err)?)
     }
 
     async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Database) -> Result<T, DirectoryError> + Send + 'static) -> Result<T, DirectoryError> {
