@@ -78,3 +78,24 @@ fn retention_on_a_single_node_sets_shows_bounds_and_purges() {
     let out = run(&["purge"]).success();
     assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("purged 0 rows"));
 }
+
+#[test]
+fn ingest_refuses_kafka_options_that_would_weaken_acknowledgements() {
+    let out = Command::cargo_bin("tandemu")
+        .unwrap()
+        .env("JWT_SECRET", "cli-test-secret-of-32-bytes-or-more-xyz")
+        .args(["ingest", "--kafka-brokers", "127.0.0.1:1", "--kafka-option", "acks=1"])
+        // Were the option accepted, ingest would start and serve: bound the wait.
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(stderr.contains("acks cannot be overridden"), "{stderr}");
+    let out = Command::cargo_bin("tandemu")
+        .unwrap()
+        .env("JWT_SECRET", "cli-test-secret-of-32-bytes-or-more-xyz")
+        .args(["ingest", "--kafka-brokers", "127.0.0.1:1", "--kafka-option", "acks"])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("expected KEY=VALUE"));
+}

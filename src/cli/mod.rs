@@ -4,6 +4,7 @@ mod api_args;
 mod ingest_args;
 mod ingest_cmd;
 mod inspect;
+mod kafka_options;
 mod migrate;
 mod process;
 mod query_api_cmd;

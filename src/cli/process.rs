@@ -70,11 +70,7 @@ pub async fn run(args: ProcessArgs) -> Result<(), CliError> {
         }
     };
     let cfg = args.runner.config();
-    let mut overrides = Vec::new();
-    for o in &args.kafka_options {
-        let (k, v) = o.split_once('=').ok_or_else(|| CliError::Usage(format!("--kafka-option {o:?}: expected KEY=VALUE")))?;
-        overrides.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
+    let overrides = super::kafka_options::parse(&args.kafka_options)?;
     let kafka = KafkaSourceConfig { brokers: args.kafka_brokers.clone(), topic: args.kafka_topic.clone(), overrides };
     eprintln!(
         "tandemu {} — processor (group {}, Kafka topic {} at {}, ClickHouse {} database {})",

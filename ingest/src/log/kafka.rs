@@ -27,11 +27,17 @@ pub struct KafkaLogConfig {
     /// How long a batch may take to be acknowledged by the brokers before the request is
     /// answered "unavailable, retry".
     pub delivery_timeout: Duration,
+    /// Extra librdkafka producer settings (security, batching), applied after the defaults. The
+    /// settings acknowledgements rest on are not among them: see [`PINNED`].
+    pub overrides: Vec<(String, String)>,
 }
+
+/// Producer settings that make "OK only once the log has it" true; an override may not weaken them.
+pub const PINNED: &[&str] = &["enable.idempotence", "acks", "request.required.acks", "message.timeout.ms", "delivery.timeout.ms"];
 
 impl KafkaLogConfig {
     pub fn new(brokers: impl Into<String>, topic: impl Into<String>) -> Self {
-        Self { brokers: brokers.into(), topic: topic.into(), delivery_timeout: Duration::from_secs(10) }
+        Self { brokers: brokers.into(), topic: topic.into(), delivery_timeout: Duration::from_secs(10), overrides: Vec::new() }
     }
 }
 
@@ -49,7 +55,13 @@ impl KafkaLog {
     }
 
     fn producer(cfg: &KafkaLogConfig) -> Result<FutureProducer, LogError> {
-        ClientConfig::new()
+        if let Some((k, _)) = cfg.overrides.iter().find(|(k, _)| PINNED.contains(&k.as_str())) {
+            return Err(LogError::Unavailable(format!(
+                "Kafka producer setting {k} cannot be overridden: acknowledgements depend on it (use --kafka-delivery-timeout for the timeout)"
+            )));
+        }
+        let mut client = ClientConfig::new();
+        client
             .set("bootstrap.servers", &cfg.brokers)
             // Exactly-once into the partition log per producer session, ordered per key.
             .set("enable.idempotence", "true")
@@ -57,9 +69,12 @@ impl KafkaLog {
             .set("compression.type", "lz4")
             .set("linger.ms", "2")
             .set("message.timeout.ms", cfg.delivery_timeout.as_millis().to_string())
-            .set("queue.buffering.max.messages", "1000000")
-            .create()
-            .map_err(|e| LogError::Unavailable(format!("Kafka producer: {e}")))
+            .set("queue.buffering.max.messages", "1000000");
+        // The operator's settings after the defaults, so they win (the pinned ones are refused).
+        for (k, v) in &cfg.overrides {
+            client.set(k, v);
+        }
+        client.create().map_err(|e| LogError::Unavailable(format!("Kafka producer: {e}")))
     }
 
     /// The current producer, replaced first if the last delivery failed.
