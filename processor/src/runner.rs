@@ -246,6 +246,9 @@ pub struct KafkaSourceConfig {
     pub overrides: Vec<(String, String)>,
 }
 
+/// Consumer settings "offsets are committed after the writes" rests on; an override may not change them.
+pub const CONSUMER_PINNED: &[&str] = &["enable.auto.commit", "enable.auto.offset.store", "group.id", "isolation.level"];
+
 /// Consumes the Kafka topic as a member of `cfg.group` until `stop` turns true.
 pub async fn run_kafka<S: ProjectionStore + ?Sized>(
     kafka: &KafkaSourceConfig,
@@ -261,6 +264,11 @@ pub async fn run_kafka<S: ProjectionStore + ?Sized>(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed");
+    if let Some((k, _)) = kafka.overrides.iter().find(|(k, _)| CONSUMER_PINNED.contains(&k.as_str())) {
+        return Err(ProcessError::Log(format!(
+            "Kafka consumer setting {k} cannot be overridden: offsets are committed only after the writes, by this group (--group)"
+        )));
+    }
     for (k, v) in &kafka.overrides {
         client.set(k, v);
     }

@@ -30,7 +30,13 @@ async fn view(st: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
             })
         })
         .collect();
-    Ok(json!({"bounds": {"min_days": policy.bounds.min_days, "max_days": policy.bounds.max_days}, "tables": tables}))
+    // The stores differ in when an override takes effect; say which, so nobody expects rows
+    // already written in ClickHouse to follow a new override.
+    let applies_to = match st.store.kind() {
+        "clickhouse" => "rows written after the override is set (stored rows keep the retention they were written with)",
+        _ => "every stored row, at the next purge",
+    };
+    Ok(json!({"bounds": {"min_days": policy.bounds.min_days, "max_days": policy.bounds.max_days}, "overrides_apply_to": applies_to, "tables": tables}))
 }
 
 /// `GET /v1/retention`: every table's default, the organization's override and what applies.

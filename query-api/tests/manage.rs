@@ -243,6 +243,15 @@ async fn scenario(directory: Arc<dyn Directory>, operator: Arc<dyn Directory>) {
     assert_eq!((status_of("lead@x.invalid"), status_of("late@x.invalid")), (json!("accepted"), json!("expired")));
     let (status, _) = api.call(Method::DELETE, &format!("/v1/invites/{}", expired.id), &owner.token, None).await;
     assert_eq!(status, 204);
+    // An invite is only as good as its inviter: an admin who invites and is then removed cannot
+    // come back through the code.
+    let leaver = person(a, Role::Admin);
+    directory.put_member(TenantId(a), &leaver.member).await.unwrap();
+    let (status, kept) = api.call(Method::POST, "/v1/invites", &leaver.token, Some(json!({"email": "comeback@x.invalid", "role": "admin"}))).await;
+    assert_eq!(status, 201, "{kind}: {kept}");
+    assert!(directory.remove_member(TenantId(a), leaver.member.user).await.unwrap());
+    let (status, _) = api.call(Method::POST, "/v1/invites/accept", "", Some(json!({"code": kept["code"]}))).await;
+    assert_eq!(status, 404, "{kind}: the inviter left, the invite no longer opens");
 
     // An admin cannot mint an owner's token (it would carry the owner role).
     let (status, _) = api.call(Method::POST, "/v1/tokens", &admin.token, Some(json!({"user": owner.member.user}))).await;

@@ -160,7 +160,9 @@ pub async fn run(cmd: RetentionCommand) -> Result<(), CliError> {
         RetentionCommand::Bounds { min_days, max_days, target } => {
             let bounds = Bounds::new(min_days, max_days).map_err(usage)?;
             open(&target).await?.directory().set_retention_bounds(bounds).await.map_err(usage)?;
-            println!("organizations' overrides must now be between {min_days} and {max_days} days (existing ones outside are held to them)");
+            println!(
+                "organizations' overrides must now be between {min_days} and {max_days} days; existing ones outside are held to them for rows written from now on (and, on a single node, at the next purge)"
+            );
             Ok(())
         }
         RetentionCommand::Purge { target } => {

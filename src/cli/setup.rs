@@ -160,13 +160,16 @@ pub fn merge_settings(path: &std::path::Path, env: &Map<String, Value>) -> Resul
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tandemu-tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&settings).unwrap_or_default() + "\n")?;
-    // The file now holds a bearer token: only its owner reads it.
+    let _ = std::fs::remove_file(&tmp);
+    // The file holds a bearer token: created readable by its owner only, never wider, even briefly.
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let mut file = open.open(&tmp)?;
+    std::io::Write::write_all(&mut file, (serde_json::to_string_pretty(&settings).unwrap_or_default() + "\n").as_bytes())?;
+    file.sync_all()?;
+    drop(file);
     std::fs::rename(&tmp, path)?;
     Ok(())
 }

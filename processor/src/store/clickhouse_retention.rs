@@ -201,7 +201,10 @@ impl ClickHouseStore {
                 last.days
             )));
         }
-        let previous = self.ttls(table).await?.first().and_then(|t| t.default_days).unwrap_or_else(|| table.shipped_default());
+        // Each ClickHouse table's own default: after a partly failed change they differ, and
+        // whether a table must materialize depends on its own.
+        let ttls = self.ttls(table).await?;
+        let previous = ttls.first().and_then(|t| t.default_days).unwrap_or_else(|| table.shipped_default());
         let mut change = RetentionChange {
             table,
             days,
@@ -212,10 +215,14 @@ impl ClickHouseStore {
             changed_at_ms: now_ms(),
         };
         self.record(&change).await?;
-        let shrinking = days <= previous;
-        for name in table.clickhouse_tables() {
+        let mut shrinking = true;
+        for ttl in &ttls {
+            let name = &ttl.clickhouse_table;
+            let before = ttl.default_days.unwrap_or_else(|| table.shipped_default());
+            let shorter = days <= before;
+            shrinking &= shorter;
             let sql = format!("ALTER TABLE {name} MODIFY TTL {}", retention::ttl_expression(days));
-            let run = self.client.query(&sql).with_setting("materialize_ttl_after_modify", if shrinking { "0" } else { "1" }).execute().await;
+            let run = self.client.query(&sql).with_setting("materialize_ttl_after_modify", if shorter { "0" } else { "1" }).execute().await;
             if let Err(e) = run {
                 change.status = ChangeStatus::Failed;
                 change.error = format!("ALTER TABLE {name}: {e}");

@@ -208,15 +208,13 @@ fn purge_facts<T: DeserializeOwned>(
 ) -> Result<(Vec<Uuid>, u64), StoreError> {
     let mut removed = 0u64;
     let mut tenants = Vec::new();
-    let mut failure = None;
+    let mut undecodable = 0u64;
     t.retain(|k, v| {
         let Some(Ok(tenant)) = k.get(..16).map(Uuid::from_slice) else { return true };
-        let fact: T = match postcard::from_bytes(v) {
-            Ok(f) => f,
-            Err(e) => {
-                failure.get_or_insert_with(|| StoreError::Rejected(format!("stored fact: {e}")));
-                return true;
-            }
+        // A fact that does not decode is kept (and reported), and does not stop the purge of the rest.
+        let Ok(fact) = postcard::from_bytes::<T>(v) else {
+            undecodable += 1;
+            return true;
         };
         let keep = time_of(&fact) >= now_ms - i64::from(policy.effective(tenant, table)) * DAY_MS;
         if !keep {
@@ -228,10 +226,10 @@ fn purge_facts<T: DeserializeOwned>(
         keep
     })
     .map_err(err)?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok((tenants, removed)),
+    if undecodable > 0 {
+        tracing::warn!(table = %table, facts = undecodable, "retention purge skipped facts that do not decode");
     }
+    Ok((tenants, removed))
 }
 
 fn state_key(partition: i32) -> String {

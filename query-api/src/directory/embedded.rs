@@ -378,6 +378,10 @@ impl Directory for EmbeddedDirectory {
                 }
                 let Some(mut invite) = found else { return Ok(None) };
                 let mut members = tx.open_table(MEMBERS).map_err(err)?;
+                let inviter: Option<Member> = members.get(key(tenant, invite.invited_by).as_slice()).map_err(err)?.map(|v| dec(v.value())).transpose()?;
+                if !super::may_invite(inviter.map(|m| m.role), invite.role) {
+                    return Ok(None);
+                }
                 for item in members.range(lo.as_slice()..=hi.as_slice()).map_err(err)? {
                     let m: Member = dec(item.map_err(err)?.1.value())?;
                     if m.email == invite.email {

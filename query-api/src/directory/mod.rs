@@ -76,6 +76,16 @@ pub struct Invite {
     pub accepted_unix: Option<u64>,
 }
 
+/// Whether an invite made by someone now holding `inviter` (`None`: no longer a member) for
+/// `role` still stands: an invite is only as good as its inviter's standing when it is accepted.
+pub fn may_invite(inviter: Option<Role>, role: Role) -> bool {
+    match inviter {
+        Some(Role::Owner) => true,
+        Some(Role::Admin) => role != Role::Owner,
+        _ => false,
+    }
+}
+
 /// Why a change of members was refused: it would leave the organization without an owner.
 pub const LAST_OWNER: &str = "an organization keeps at least one owner";
 
@@ -135,9 +145,10 @@ pub trait Directory: Send + Sync + 'static {
     fn invites(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<Invite>, DirectoryError>>;
     fn delete_invite(&self, tenant: TenantId, id: Uuid) -> BoxFuture<'_, Result<bool, DirectoryError>>;
     /// Accepts the invite whose code has this digest, if it is neither used nor expired at
-    /// `now_unix`: in one transaction it is marked used and `user` becomes a member with the
-    /// invite's email and role. `None` when there is no such invite; `Conflict` when the email is
-    /// a member already (the invite then stays unused).
+    /// `now_unix` and its inviter may still invite to its role ([`may_invite`]): in one
+    /// transaction it is marked used and `user` becomes a member with the invite's email and
+    /// role. `None` otherwise; `Conflict` when the email is a member already (the invite then
+    /// stays unused).
     fn accept_invite<'a>(&'a self, tenant: TenantId, code_sha256: &'a [u8], user: Uuid, now_unix: u64)
     -> BoxFuture<'a, Result<Option<Member>, DirectoryError>>;
 

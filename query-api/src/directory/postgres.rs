@@ -121,7 +121,9 @@ impl Directory for PostgresDirectory {
     fn org(&self, tenant: TenantId) -> BoxFuture<'_, Result<Option<Org>, DirectoryError>> {
         Box::pin(async move {
             let mut tx = self.tx(tenant).await?;
-            let row = sqlx::query("SELECT id, name FROM organizations").fetch_optional(&mut *tx).await.map_err(err)?;
+            // RLS scopes this already; the predicate keeps it right for a role RLS does not bind
+            // (the operator's, in `tandemu retention`).
+            let row = sqlx::query("SELECT id, name FROM organizations WHERE id = $1").bind(tenant.as_uuid()).fetch_optional(&mut *tx).await.map_err(err)?;
             tx.commit().await.map_err(err)?;
             row.map(|r| Ok(Org { id: r.try_get("id").map_err(err)?, name: r.try_get("name").map_err(err)? })).transpose()
         })
@@ -364,17 +366,28 @@ impl Directory for PostgresDirectory {
             let mut tx = self.tx(tenant).await?;
             // The UPDATE takes the invite's row lock: of two accepts of one code, the second
             // finds it used.
-            let row: Option<(String, String)> = sqlx::query_as(
+            let row: Option<(String, String, Uuid)> = sqlx::query_as(
                 "UPDATE invites SET accepted_at = to_timestamp($2) \
-                 WHERE code_sha256 = $1 AND accepted_at IS NULL AND expires_at > to_timestamp($2) RETURNING email, role::text",
+                 WHERE code_sha256 = $1 AND accepted_at IS NULL AND expires_at > to_timestamp($2) RETURNING email, role::text, invited_by",
             )
             .bind(code_sha256)
             .bind(now_unix as f64)
             .fetch_optional(&mut *tx)
             .await
             .map_err(err)?;
-            let Some((email, role)) = row else { return Ok(None) };
+            let Some((email, role, inviter)) = row else { return Ok(None) };
             let member = Member { user, email, role: parse_role(&role).map_err(DirectoryError::Unavailable)? };
+            let inviter: Option<String> = sqlx::query_scalar("SELECT role::text FROM memberships WHERE org_id = $1 AND user_id = $2")
+                .bind(tenant.as_uuid())
+                .bind(inviter)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
+            let inviter = inviter.map(|r| parse_role(&r)).transpose().map_err(DirectoryError::Unavailable)?;
+            if !super::may_invite(inviter, member.role) {
+                // Dropping the transaction rolls the acceptance back.
+                return Ok(None);
+            }
             sqlx::query("INSERT INTO memberships (org_id, user_id, email, role) VALUES ($1, $2, $3, $4::member_role)")
                 .bind(tenant.as_uuid())
                 .bind(member.user)
@@ -479,7 +492,7 @@ impl Directory for PostgresDirectory {
                 .bind(table.name())
                 .bind(i32::from(days))
                 .bind(by),
-                None => sqlx::query("DELETE FROM retention_settings WHERE table_name = $1").bind(table.name()),
+                None => sqlx::query("DELETE FROM retention_settings WHERE org_id = $1 AND table_name = $2").bind(tenant.as_uuid()).bind(table.name()),
             }
             .execute(&mut *tx)
             .await
@@ -491,8 +504,11 @@ impl Directory for PostgresDirectory {
     fn retention_overrides(&self, tenant: TenantId) -> BoxFuture<'_, Result<Vec<(RetentionTable, u16)>, DirectoryError>> {
         Box::pin(async move {
             let mut tx = self.tx(tenant).await?;
-            let rows: Vec<(String, i32)> =
-                sqlx::query_as("SELECT table_name, days FROM retention_settings ORDER BY table_name").fetch_all(&mut *tx).await.map_err(err)?;
+            let rows: Vec<(String, i32)> = sqlx::query_as("SELECT table_name, days FROM retention_settings WHERE org_id = $1 ORDER BY table_name")
+                .bind(tenant.as_uuid())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
             tx.commit().await.map_err(err)?;
             let mut out = rows.into_iter().map(|(t, d)| Ok((parse_table(&t)?, days_of(d)?))).collect::<Result<Vec<_>, DirectoryError>>()?;
             out.sort();
