@@ -2,7 +2,7 @@
 -- organization's override, or 0 for "the table's default", which lives in the TTL expression
 -- below: changing a table default is one `ALTER TABLE … MODIFY TTL` (`tandemu retention set`),
 -- with no rewrite of the stored rows. Rows written before this migration carry their old explicit
--- days (365), which the new expression honours as it did.
+-- days (365); they are stamped 0 below.
 --
 -- `tandemu migrate` runs these with materialize_ttl_after_modify = 0: the result for every
 -- existing row is unchanged, so there is nothing to materialize. `materialize_ttl_recalculate_only`
@@ -52,6 +52,46 @@ PARTITION BY (retention_days, toYYYYMM(time))
 ORDER BY (tenant, toDate(time), user, event_id)
 TTL toDateTime(time) + toIntervalDay(if(retention_days = 0, 730, retention_days))
 SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, non_replicated_deduplication_window = 10000;
+
+-- Rows written before this migration carry the explicit days the processor was started with
+-- (its old --retention-days, 365 by default). They are stamped 0 here, so they follow their
+-- table's default as new rows do (set the defaults to the old value with `tandemu retention set`
+-- if it was not 365). The stamp is in the partition key, so the rows are copied into their new
+-- partitions and the old ones deleted; on a new database the tables are empty and this is free.
+-- `tandemu migrate` runs these with mutations_sync = 2: the copies and the deletions are both
+-- done before it records the migration. Stop the processors while it runs.
+INSERT INTO session_facts (tenant, user, session, event_id, time, prompts, api_requests, api_errors, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, lines_added, lines_removed, tool_calls, tool_failures, commits, pull_requests, active_time_ms, model, marks_time, retention_days, version)
+SELECT tenant, user, session, event_id, time, prompts, api_requests, api_errors, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, lines_added, lines_removed, tool_calls, tool_failures, commits, pull_requests, active_time_ms, model, marks_time, toUInt16(0), version
+FROM session_facts WHERE retention_days != 0;
+
+ALTER TABLE session_facts DELETE WHERE retention_days != 0;
+
+INSERT INTO friction_facts (tenant, user, session, event_id, time, kind, tool, error_type, file_path, tool_use_id, source, end_time, retention_days, version)
+SELECT tenant, user, session, event_id, time, kind, tool, error_type, file_path, tool_use_id, source, end_time, toUInt16(0), version
+FROM friction_facts WHERE retention_days != 0;
+
+ALTER TABLE friction_facts DELETE WHERE retention_days != 0;
+
+INSERT INTO tool_call_facts (tenant, user, session, event_id, time, tool, success, duration_ms, file_path, error_type, retention_days, version)
+SELECT tenant, user, session, event_id, time, tool, success, duration_ms, file_path, error_type, toUInt16(0), version
+FROM tool_call_facts WHERE retention_days != 0;
+
+ALTER TABLE tool_call_facts DELETE WHERE retention_days != 0;
+
+INSERT INTO task_facts (tenant, user, task_id, event_id, time, phase, status, commits, ai_lines, manual_lines, files_changed, retention_days, version)
+SELECT tenant, user, task_id, event_id, time, phase, status, commits, ai_lines, manual_lines, files_changed, toUInt16(0), version
+FROM task_facts WHERE retention_days != 0;
+
+ALTER TABLE task_facts DELETE WHERE retention_days != 0;
+
+-- The rollups of what was stored before: each session fact's contribution to its day's usage.
+INSERT INTO daily_usage_facts (tenant, user, event_id, time, model, cost_usd, input_tokens, output_tokens, cache_read_tokens,
+                               cache_creation_tokens, lines_added, lines_removed, commits, retention_days, version)
+SELECT tenant, user, event_id, time, model, cost_usd, input_tokens, output_tokens, cache_read_tokens,
+       cache_creation_tokens, lines_added, lines_removed, commits, 0, version
+FROM session_facts FINAL
+WHERE cost_usd != 0 OR input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens != 0
+   OR lines_added + lines_removed != 0 OR commits != 0;
 
 -- Where each table's default retention change stands (`tandemu retention set`/`show`): pending
 -- while it is under way (stage `altering`: the ALTERs are running; `materializing`: ClickHouse is

@@ -132,6 +132,21 @@ async fn embedded_purge_drops_what_the_policy_expired_and_keeps_an_overrides_row
     assert_eq!(report.values().sum::<u64>(), 5, "B's old session, friction, tool call, task and day: {report:?}");
     assert!(store.purge(&policy, now_ms()).await.unwrap().values().all(|n| *n == 0), "a second purge finds nothing");
 
+    // Rollups outlive session facts: an event re-written after its fact was purged (a replay, a
+    // late duplicate) is not added to its day a second time.
+    let mut short_sessions = RetentionPolicy::default();
+    short_sessions.defaults.insert(RetentionTable::Sessions, 30);
+    let c = Uuid::new_v4();
+    let mut late = Facts::default();
+    facts_at(c, "mid", now_ms() - 100 * DAY_MS, &mut late);
+    write(&store, &late).await;
+    store.purge(&short_sessions, now_ms()).await.unwrap();
+    assert_eq!(store.sessions(TenantId(c)).await.unwrap().len(), 0, "the session fact went");
+    let day_cost = |rows: Vec<tandemu_processor::aggregate::DailyUsageRow>| rows.iter().map(|d| d.cost_usd).sum::<f64>();
+    assert_eq!(day_cost(store.daily_usage(TenantId(c)).await.unwrap()), 0.25, "its day stays");
+    write(&store, &late).await;
+    assert_eq!(day_cost(store.daily_usage(TenantId(c)).await.unwrap()), 0.25, "and is not counted twice");
+
     // A shorter default reaches what was written before it.
     let mut shorter = RetentionPolicy::default();
     shorter.defaults.insert(RetentionTable::Sessions, 1);
@@ -211,4 +226,51 @@ async fn clickhouse_default_change_is_recorded_read_back_and_rewrites_nothing() 
     let recorded = store.retention_change(RetentionTable::Rollups).await.unwrap().expect("recorded");
     assert_eq!(recorded.status, ChangeStatus::Failed, "durably");
     assert!(store.change_default(RetentionTable::Sessions, 0).await.is_err(), "0 days is refused");
+}
+
+/// A database migrated before retention by policy (0001 and 0002 only), with rows stamped the
+/// old way: `tandemu migrate` re-stamps them to follow their table's default, once (no
+/// duplicates), and backfills the rollups, so cost and lines history survives the upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_database_keeps_its_history_and_follows_the_new_defaults() {
+    let url = testenv::clickhouse_url();
+    let db = testenv::unique("retention_upgrade");
+    let root = Client::default().with_url(&url);
+    root.query(&format!("CREATE DATABASE {db}")).execute().await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("ClickHouse", &url, e)));
+    let c = root.with_database(&db);
+    for &(version, name, sql) in &tandemu_processor::clickhouse_ddl::MIGRATIONS[..2] {
+        for stmt in tandemu_processor::clickhouse_ddl::statements(sql) {
+            c.query(&stmt).execute().await.unwrap();
+        }
+        c.query("INSERT INTO tandemu_migrations (version, name) VALUES (?, ?)").bind(version).bind(name).execute().await.unwrap();
+    }
+    let tenant = Uuid::new_v4();
+    // What the old processor wrote: every row stamped with its --retention-days (365).
+    let old = |days_ago: i64| (now_ms() - days_ago * DAY_MS) as f64 / 1000.0;
+    for (days_ago, cost) in [(100, 0.5), (1, 0.25)] {
+        c.query(
+            "INSERT INTO session_facts (tenant, user, session, event_id, time, prompts, cost_usd, lines_added, marks_time, model, retention_days, version) \
+             VALUES (toUUID(?), toUUID(?), ?, generateUUIDv4(), fromUnixTimestamp64Milli(toInt64(? * 1000)), 1, ?, 3, true, 'm', 365, 1)",
+        )
+        .bind(tenant.to_string())
+        .bind(Uuid::from_u128(7).to_string())
+        .bind(format!("s{days_ago}"))
+        .bind(old(days_ago))
+        .bind(cost)
+        .execute()
+        .await
+        .unwrap();
+    }
+    let store = ClickHouseStore::new(c.clone());
+    assert_eq!(store.migrate().await.unwrap(), vec![3]);
+    let stamps: Vec<u16> = c.query("SELECT retention_days FROM session_facts ORDER BY retention_days").fetch_all().await.unwrap();
+    assert_eq!(stamps, vec![0, 0], "re-stamped once: no copies left behind");
+    let t = TenantId(tenant);
+    assert_eq!(store.sessions(t).await.unwrap().len(), 2);
+    let cost: f64 = store.daily_usage(t).await.unwrap().iter().map(|d| d.cost_usd).sum();
+    assert!((cost - 0.75).abs() < 1e-9, "the rollups were backfilled: {cost}");
+    // The old rows follow a new default now.
+    store.change_default(RetentionTable::Sessions, 30).await.unwrap();
+    store.purge(&RetentionPolicy::default(), now_ms()).await.unwrap();
+    assert_eq!(store.sessions(t).await.unwrap().len(), 1, "the 100-day-old session went with the 30-day default");
 }

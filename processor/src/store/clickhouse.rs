@@ -100,8 +100,9 @@ impl ClickHouseStore {
             }
             if version != first_version {
                 for stmt in clickhouse_ddl::statements(sql) {
-                    // A migration's TTL change keeps every stored row's expiry (see 0003).
-                    let q = self.client.query(&stmt).with_setting("materialize_ttl_after_modify", "0");
+                    // A migration's TTL change keeps every stored row's expiry, and its
+                    // mutations are done before it is recorded (see 0003).
+                    let q = self.client.query(&stmt).with_setting("materialize_ttl_after_modify", "0").with_setting("mutations_sync", "2");
                     q.execute().await.map_err(|e| match classify(e) {
                         StoreError::Rejected(m) => StoreError::Rejected(format!("migration {version:04}_{name}: {m}")),
                         other => other,
@@ -161,11 +162,8 @@ impl ClickHouseStore {
     }
 }
 
-/// How long a purge waits for ClickHouse to drop the parts it has found expired.
-const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Active parts of a table whose every row has expired, still to be dropped.
-const EXPIRED_PARTS_SQL: &str = "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = ? AND active AND rows > 0 \
+/// Active parts of a table whose every row has expired: (name, rows).
+const EXPIRED_PARTS_SQL: &str = "SELECT name, rows FROM system.parts WHERE database = currentDatabase() AND table = ? AND active AND rows > 0 \
      AND delete_ttl_info_max != toDateTime(0) AND delete_ttl_info_max <= now()";
 
 fn now_version() -> u64 {
@@ -620,24 +618,19 @@ impl ProjectionStore for ClickHouseStore {
             for table in RetentionTable::ALL {
                 let mut removed = 0;
                 for name in table.clickhouse_tables() {
-                    let count = || async {
-                        let n: u64 = self.client.query(&format!("SELECT count() FROM {name}")).fetch_one().await.map_err(classify)?;
-                        Ok::<u64, StoreError>(n)
-                    };
-                    let before = count().await?;
                     // With `materialize_ttl_recalculate_only` this recomputes the parts' TTL
-                    // bounds without rewriting them; ClickHouse then drops the parts that have
-                    // wholly expired, in the background, which this waits for (a while).
+                    // bounds without rewriting them; the parts whose every row has expired are
+                    // then dropped here and now, not whenever a background TTL merge gets to them.
                     self.client.query(&format!("ALTER TABLE {name} MATERIALIZE TTL")).with_setting("mutations_sync", "2").execute().await.map_err(classify)?;
-                    let deadline = std::time::Instant::now() + PURGE_WAIT;
-                    loop {
-                        let expired: u64 = self.client.query(EXPIRED_PARTS_SQL).bind(*name).fetch_one().await.map_err(classify)?;
-                        if expired == 0 || std::time::Instant::now() > deadline {
-                            break;
+                    let expired: Vec<(String, u64)> = self.client.query(EXPIRED_PARTS_SQL).bind(*name).fetch_all().await.map_err(classify)?;
+                    for (part, rows) in expired {
+                        match self.client.query(&format!("ALTER TABLE {name} DROP PART ?")).bind(&part).execute().await {
+                            Ok(()) => removed += rows,
+                            // A background merge may have taken the part meanwhile: its rows went with it.
+                            Err(e) if e.to_string().contains("NO_SUCH_DATA_PART") => {}
+                            Err(e) => return Err(classify(e)),
                         }
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                     }
-                    removed += before.saturating_sub(count().await?);
                 }
                 report.insert(table, removed);
             }

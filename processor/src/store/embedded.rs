@@ -30,9 +30,13 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// updated as new facts arrive, so reading them costs one record per session or day.
 const SESSION_ROWS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("session_rows");
 const DAILY_ROWS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("daily_rows");
+/// The session facts counted in the daily sums, by tenant and event id (value: the day). The
+/// rollups outlive the session facts, so once a fact is purged only this tells that a
+/// re-written event is in its day's sums already.
+const DAILY_EVENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("daily_events");
 /// Set once the running sums cover every stored fact (a store written before they existed gets
 /// them rebuilt on open).
-const ROWS_MARKER: &str = "rows_v1";
+const ROWS_MARKER: &str = "rows_v2";
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -66,6 +70,7 @@ impl EmbeddedStore {
         tx.open_table(META).map_err(err)?;
         tx.open_table(SESSION_ROWS).map_err(err)?;
         tx.open_table(DAILY_ROWS).map_err(err)?;
+        tx.open_table(DAILY_EVENTS).map_err(err)?;
         tx.commit().map_err(err)?;
         let store = Self { db: Arc::new(db) };
         store.ensure_rows()?;
@@ -83,14 +88,20 @@ impl EmbeddedStore {
             let facts = tx.open_table(SESSIONS).map_err(err)?;
             let mut rows = tx.open_table(SESSION_ROWS).map_err(err)?;
             let mut daily = tx.open_table(DAILY_ROWS).map_err(err)?;
+            let mut counted = tx.open_table(DAILY_EVENTS).map_err(err)?;
             // From nothing: whatever sums there are were not known to be complete.
             rows.retain(|_, _| false).map_err(err)?;
             daily.retain(|_, _| false).map_err(err)?;
+            counted.retain(|_, _| false).map_err(err)?;
             let mut sums = RowSums::default();
             for item in facts.iter().map_err(err)? {
                 let (_, v) = item.map_err(err)?;
                 let f: SessionFact = postcard::from_bytes(v.value()).map_err(|e| StoreError::Rejected(format!("stored fact: {e}")))?;
-                sums.add(&f);
+                sums.add_session(&f);
+                if DailyUsageRow::counts(&f) {
+                    counted.insert(key(f.tenant, f.event_id).as_slice(), aggregate::day_of(f.time_ms).as_bytes()).map_err(err)?;
+                    sums.add_day(&f);
+                }
             }
             sums.apply(&mut rows, &mut daily)?;
             meta.insert(ROWS_MARKER, [1u8].as_slice()).map_err(err)?;
@@ -157,13 +168,15 @@ struct RowSums {
 }
 
 impl RowSums {
-    fn add(&mut self, f: &SessionFact) {
+    fn add_session(&mut self, f: &SessionFact) {
         if !f.session.is_empty() {
             self.sessions.entry(session_row_key(f)).or_insert_with(|| SessionAcc::new(f)).add(f);
         }
-        if DailyUsageRow::counts(f) {
-            self.days.entry(daily_row_key(f)).or_insert_with(|| DailyUsageRow::new(f)).add(f);
-        }
+    }
+
+    /// Only for a fact that counts (`DailyUsageRow::counts`) and is not in its day's sums yet.
+    fn add_day(&mut self, f: &SessionFact) {
+        self.days.entry(daily_row_key(f)).or_insert_with(|| DailyUsageRow::new(f)).add(f);
     }
 
     fn apply(self, rows: &mut redb::Table<&[u8], &[u8]>, daily: &mut redb::Table<&[u8], &[u8]>) -> Result<(), StoreError> {
@@ -262,6 +275,7 @@ impl ProjectionStore for EmbeddedStore {
                     let mut daily = tx.open_table(DAILY_ROWS).map_err(err)?;
                     // The batch's new facts summed in memory first, so each session and day
                     // costs one read and one write per batch, not per fact.
+                    let mut counted = tx.open_table(DAILY_EVENTS).map_err(err)?;
                     let mut sums = RowSums::default();
                     for f in &facts.sessions {
                         // A fact already stored is already in the sums: a re-written batch
@@ -269,7 +283,13 @@ impl ProjectionStore for EmbeddedStore {
                         if put(&mut t, f.tenant, f.event_id, f)? {
                             continue;
                         }
-                        sums.add(f);
+                        sums.add_session(f);
+                        // Its day may have it even so, if the fact itself was purged.
+                        if DailyUsageRow::counts(f)
+                            && counted.insert(key(f.tenant, f.event_id).as_slice(), aggregate::day_of(f.time_ms).as_bytes()).map_err(err)?.is_none()
+                        {
+                            sums.add_day(f);
+                        }
                     }
                     sums.apply(&mut rows, &mut daily)?;
                     let mut t = tx.open_table(FRICTION).map_err(err)?;
@@ -312,7 +332,7 @@ impl ProjectionStore for EmbeddedStore {
     fn reset(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.blocking(|s| {
             let tx = s.db.begin_write().map_err(err)?;
-            for table in [SESSIONS, FRICTION, TOOL_CALLS, TASKS, SESSION_ROWS, DAILY_ROWS] {
+            for table in [SESSIONS, FRICTION, TOOL_CALLS, TASKS, SESSION_ROWS, DAILY_ROWS, DAILY_EVENTS] {
                 tx.delete_table(table).map_err(err)?;
                 tx.open_table(table).map_err(err)?;
             }
@@ -364,6 +384,15 @@ impl ProjectionStore for EmbeddedStore {
                     })
                     .map_err(err)?;
                 report.insert(RetentionTable::Rollups, removed);
+                // And the record of which events those days counted, by the same rule.
+                let mut counted = tx.open_table(DAILY_EVENTS).map_err(err)?;
+                counted
+                    .retain(|k, day| {
+                        let (Some(Ok(tenant)), Ok(day)) = (k.get(..16).map(Uuid::from_slice), std::str::from_utf8(day)) else { return true };
+                        let days = i64::from(policy.effective(tenant, RetentionTable::Rollups));
+                        day >= aggregate::day_of(now_ms - days * DAY_MS).as_str()
+                    })
+                    .map_err(err)?;
                 let mut t = tx.open_table(FRICTION).map_err(err)?;
                 let (_, a) = purge_facts(&mut t, &policy, RetentionTable::Friction, now_ms, |f: &FrictionFact| f.time_ms)?;
                 let mut t = tx.open_table(TOOL_CALLS).map_err(err)?;
