@@ -272,6 +272,25 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
         assert!(Instant::now() < deadline, "tools did not reach the query API: {tools}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // A second organization, registered the distributed way: `setup --via-api`, signed with the
+    // deployment's JWT_SECRET; its owner's token then works on the query API.
+    let out =
+        tandemu(&["setup", "--via-api", "--api-url", &format!("http://127.0.0.1:{api}"), "--org", "Second", "--email", "o@second.invalid"]).output().unwrap();
+    assert!(out.status.success(), "setup --via-api: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let second = stdout.lines().find(|l| l.starts_with("eyJ")).expect("the owner's token").trim().to_owned();
+    let org: serde_json::Value = client.get(format!("http://127.0.0.1:{api}/v1/org")).bearer_auth(&second).send().await.unwrap().json().await.unwrap();
+    assert_eq!((org["name"].as_str(), org["your_role"].as_str()), (Some("Second"), Some("owner")), "{org}");
+    let out = tandemu(&["setup", "--via-api", "--api-url", &format!("http://127.0.0.1:{api}"), "--org", "X", "--email", "x@x.invalid"])
+        .env("JWT_SECRET", "another-secret-of-32-bytes-or-more-0000")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("is JWT_SECRET the deployment's?"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The organization's session rows carry its override (read by the processor from PostgreSQL);
     // its other tables follow their defaults (stamp 0).
     let stamps = |table: &str| {

@@ -25,9 +25,14 @@ pub struct SetupArgs {
     /// The single node's data directory (as for `serve`).
     #[arg(long, env = "TANDEMU_DATA_DIR", default_value = "./tandemu-data")]
     pub data_dir: PathBuf,
-    /// Where a running `serve` answers (used when it holds the directory open).
+    /// Where a running `serve` answers (used when it holds the directory open), or with
+    /// `--via-api` the query API of a distributed deployment.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub api_url: String,
+    /// Register the organization through the query API at `--api-url` only, never in a local
+    /// data directory: for a distributed deployment (JWT_SECRET must be the deployment's).
+    #[arg(long)]
+    pub via_api: bool,
     /// The OTLP endpoint Claude Code should export to.
     #[arg(long, default_value = "http://127.0.0.1:4317")]
     pub otlp_endpoint: String,
@@ -91,7 +96,11 @@ pub fn claude_env(endpoint: &str, token: &str, exports: Exports) -> Map<String, 
 }
 
 pub async fn run(args: SetupArgs) -> Result<(), CliError> {
-    let secret = super::secret::for_single_node(args.jwt_secret.as_deref(), &args.data_dir)?;
+    let secret = if args.via_api {
+        super::secret::for_distributed(args.jwt_secret.as_deref())?
+    } else {
+        super::secret::for_single_node(args.jwt_secret.as_deref(), &args.data_dir)?
+    };
     let (org_id, user) = (Uuid::new_v4(), Uuid::new_v4());
     let claims = auth::claims_for(org_id, user, Role::Owner, args.ttl);
     let token = auth::issue_hs256(&secret, &claims).map_err(|e| CliError::Usage(e.to_string()))?;
@@ -103,19 +112,24 @@ pub async fn run(args: SetupArgs) -> Result<(), CliError> {
 
     // The directory is one file; a running `serve` holds it, and then the API registers the org.
     let path = super::serve::directory_path(&args.data_dir);
-    match EmbeddedDirectory::open(&path) {
-        Ok(dir) => dir.create_org(&org, &owner).await.map_err(|e| CliError::Usage(e.to_string()))?,
-        Err(_) => {
+    let local = if args.via_api { None } else { EmbeddedDirectory::open(&path).ok() };
+    match local {
+        Some(dir) => dir.create_org(&org, &owner).await.map_err(|e| CliError::Usage(e.to_string()))?,
+        None => {
             let r = reqwest::Client::new()
                 .post(format!("{}/v1/org", args.api_url.trim_end_matches('/')))
                 .bearer_auth(&token)
                 .json(&json!({"name": org.name, "email": owner.email}))
                 .send()
                 .await
-                .map_err(|e| CliError::Usage(format!("the directory in {} is in use and the API at {} did not answer: {e}", path.display(), args.api_url)))?;
+                .map_err(|e| {
+                    let why = if args.via_api { String::new() } else { format!("the directory in {} is in use and ", path.display()) };
+                    CliError::Usage(format!("{why}the API at {} did not answer: {e}", args.api_url))
+                })?;
             if !r.status().is_success() {
                 let status = r.status();
-                return Err(CliError::Usage(format!("the API refused to register the organization ({status}): {}", r.text().await.unwrap_or_default())));
+                let hint = if status == reqwest::StatusCode::UNAUTHORIZED { " (is JWT_SECRET the deployment's?)" } else { "" };
+                return Err(CliError::Usage(format!("the API refused to register the organization ({status}){hint}: {}", r.text().await.unwrap_or_default())));
             }
         }
     }
