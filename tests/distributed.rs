@@ -301,5 +301,12 @@ async fn the_distributed_roles_take_a_session_end_to_end() {
     assert_eq!(stamps("session_facts").await, "3000");
     assert_eq!(stamps("tool_call_facts").await, "0");
 
+    // A distributed replay while the processor runs is refused, with what to do.
+    let out = tandemu(&["replay", "--kafka-brokers", &brokers, "--kafka-topic", &topic, "--clickhouse-url", &ch_url, "--clickhouse-database", &ch_db])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("stop every `tandemu process` of the group first"), "{stderr}");
+
     psql("postgres", &format!("DROP DATABASE {db} WITH (FORCE)"));
 }

@@ -357,5 +357,84 @@ pub async fn replay_embedded<S: ProjectionStore + ?Sized>(log: &EmbeddedLog, sto
     run_embedded(log, store, cfg, rx, true).await
 }
 
+/// What [`replay_kafka`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaReplay {
+    /// (partition, offset the group now starts from).
+    pub rewound: Vec<(i32, i64)>,
+}
+
+/// Replays the Kafka topic into the projections: rewinds `group` to the topic's start and
+/// forgets the store's facts, so the group's processors, started again, rebuild everything; or,
+/// with `from_ms`, rewinds to the first offsets at or after that time and keeps the facts, which
+/// the events from then on re-write idempotently (as `tandemu replay --from <time>` does on a
+/// single node). Refuses while the group has members (their commits would race the rewind).
+/// Rewind first, as in [`replay_embedded`]: a crash between the two re-processes everything onto
+/// the old facts, harmlessly.
+pub async fn replay_kafka<S: ProjectionStore + ?Sized>(
+    kafka: &KafkaSourceConfig,
+    store: &S,
+    group: &str,
+    from_ms: Option<i64>,
+) -> Result<KafkaReplay, ProcessError> {
+    use rdkafka::consumer::BaseConsumer;
+    let timeout = Duration::from_secs(10);
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &kafka.brokers).set("group.id", group).set("enable.auto.commit", "false");
+    for (k, v) in kafka.overrides.iter().filter(|(k, _)| !CONSUMER_PINNED.contains(&k.as_str())) {
+        client.set(k, v);
+    }
+    let consumer: BaseConsumer = client.create().map_err(|e| ProcessError::Log(format!("Kafka consumer: {e}")))?;
+    let groups = consumer.fetch_group_list(Some(group), timeout).map_err(|e| ProcessError::Log(format!("describe group {group}: {e}")))?;
+    if let Some(g) = groups.groups().iter().find(|g| g.name() == group && !g.members().is_empty()) {
+        return Err(ProcessError::Log(format!(
+            "group {group} has {} active member(s): stop every `tandemu process` of the group first, then replay",
+            g.members().len()
+        )));
+    }
+    let metadata = consumer.fetch_metadata(Some(&kafka.topic), timeout).map_err(|e| ProcessError::Log(format!("topic {}: {e}", kafka.topic)))?;
+    let partitions: Vec<i32> = metadata.topics().iter().filter(|t| t.name() == kafka.topic).flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    if partitions.is_empty() {
+        return Err(ProcessError::Log(format!("topic {} has no partitions (does it exist?)", kafka.topic)));
+    }
+    let mut start = TopicPartitionList::new();
+    for p in &partitions {
+        let offset = match from_ms {
+            Some(ms) => Offset::Offset(ms),
+            None => Offset::Beginning,
+        };
+        start.add_partition_offset(&kafka.topic, *p, offset).map_err(|e| ProcessError::Log(e.to_string()))?;
+    }
+    // Concrete offsets: the earliest, or the first at or after the time (the end when none is).
+    let resolved = match from_ms {
+        Some(_) => consumer.offsets_for_times(start, timeout).map_err(|e| ProcessError::Log(format!("offsets for the time: {e}")))?,
+        None => {
+            let mut tpl = TopicPartitionList::new();
+            for p in &partitions {
+                let (low, _) = consumer.fetch_watermarks(&kafka.topic, *p, timeout).map_err(|e| ProcessError::Log(format!("partition {p}: {e}")))?;
+                tpl.add_partition_offset(&kafka.topic, *p, Offset::Offset(low)).map_err(|e| ProcessError::Log(e.to_string()))?;
+            }
+            tpl
+        }
+    };
+    let mut commit = TopicPartitionList::new();
+    let mut rewound = Vec::new();
+    for e in resolved.elements_for_topic(&kafka.topic) {
+        let offset = match e.offset() {
+            Offset::Offset(o) => o,
+            // No record at or after the time: start at the end.
+            _ => consumer.fetch_watermarks(&kafka.topic, e.partition(), timeout).map_err(|e| ProcessError::Log(e.to_string()))?.1,
+        };
+        commit.add_partition_offset(&kafka.topic, e.partition(), Offset::Offset(offset)).map_err(|e| ProcessError::Log(e.to_string()))?;
+        rewound.push((e.partition(), offset));
+    }
+    consumer.commit(&commit, CommitMode::Sync).map_err(|e| ProcessError::Log(format!("rewind group {group}: {e}")))?;
+    if from_ms.is_none() {
+        store.reset().await?;
+    }
+    rewound.sort();
+    Ok(KafkaReplay { rewound })
+}
+
 /// A shared handle for `serve`: the store, behind an `Arc`.
 pub type SharedStore = Arc<dyn ProjectionStore>;

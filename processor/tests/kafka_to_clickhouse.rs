@@ -126,4 +126,34 @@ async fn kafka_topic_into_clickhouse_through_a_consumer_group() {
     assert_eq!(n as i64, sent, "the second run resumed from the committed offsets");
     assert_eq!(rounded(store.sessions(stamp.tenant).await.unwrap()), before, "a retried export counts nothing twice");
     assert_eq!(store.friction(stamp.tenant).await.unwrap().len(), 2);
+
+    // A replay: the group is rewound to the topic's start and the projections forgotten; the
+    // group, started again, rebuilds them from every record, to the same numbers.
+    let replay = runner::replay_kafka(&kafka, &store, &cfg.group, None).await.expect("replay");
+    assert_eq!(replay.rewound.len(), 3, "{replay:?}");
+    assert!(replay.rewound.iter().all(|(_, o)| *o == 0), "{replay:?}");
+    assert!(store.sessions(stamp.tenant).await.unwrap().is_empty(), "the projections were forgotten");
+    let n = run_until(&kafka, &store, &cfg, 2 * sent).await;
+    assert_eq!(n as i64, 2 * sent, "every record processed again");
+    assert_eq!(rounded(store.sessions(stamp.tenant).await.unwrap()), before, "rebuilt to the same numbers");
+
+    // While a processor of the group runs, a replay is refused (its commits would race the
+    // rewind). The member is known to have joined once it commits a new record.
+    let (stop, rx) = watch::channel(false);
+    let work = {
+        let (kafka, store, cfg) = (kafka.clone(), store.clone(), cfg.clone());
+        tokio::spawn(async move { runner::run_kafka(&kafka, &store, &cfg, rx).await })
+    };
+    let one = fixtures::load("http_protobuf")[0].map(&stamp).expect("maps").events;
+    log.append(&one).await.expect("append");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while committed_total(&brokers, &cfg.group, &topic) < 2 * sent + one.len() as i64 {
+        assert!(Instant::now() < deadline, "the member did not join and commit");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let refused = runner::replay_kafka(&kafka, &store, &cfg.group, None).await.expect_err("refused beside a running member");
+    assert!(refused.to_string().contains("active member"), "{refused}");
+    assert_eq!(rounded(store.sessions(stamp.tenant).await.unwrap()), before, "and nothing was forgotten");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), work).await.expect("stops").expect("task").expect("ran");
 }

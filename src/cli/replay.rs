@@ -1,4 +1,5 @@
-//! `tandemu replay`: rebuilds the single node's projections from its event log.
+//! `tandemu replay`: rebuilds the projections from the event log — the single node's embedded
+//! log, or (with `--kafka-brokers`) the Kafka topic into ClickHouse.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,8 @@ use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_schemas::encoding;
 
 use super::CliError;
-use super::store_args::RunnerArgs;
+use super::store_args::{ClickHouseArgs, RunnerArgs};
+use tandemu_processor::runner::KafkaSourceConfig;
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -23,9 +25,24 @@ pub struct ReplayArgs {
     pub from: String,
     #[command(flatten)]
     pub runner: RunnerArgs,
+    /// Distributed: rewind the processors' group on this Kafka cluster (from 0: and clear
+    /// ClickHouse, `--clickhouse-url`); the processors, started again, rebuild. Stop them first.
+    #[arg(long, env = "TANDEMU_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// The event log topic.
+    #[arg(long, env = "TANDEMU_KAFKA_TOPIC", default_value = "tandemu.events")]
+    pub kafka_topic: String,
+    /// Extra librdkafka settings, `KEY=VALUE`, repeatable.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
+    pub kafka_options: Vec<String>,
+    #[command(flatten)]
+    pub clickhouse: ClickHouseArgs,
 }
 
 pub async fn run(args: ReplayArgs) -> Result<(), CliError> {
+    if let Some(brokers) = &args.kafka_brokers {
+        return run_kafka(&args, brokers).await;
+    }
     let log_dir = args.data_dir.join("log");
     if !log_dir.exists() {
         return Err(CliError::Usage(format!("no event log in {} (is --data-dir right?)", log_dir.display())));
@@ -72,4 +89,31 @@ fn start_offset(log: &EmbeddedLog, from: &str) -> Result<u64, CliError> {
             }
         }
     }
+}
+
+/// The distributed replay: rewind the group, clear ClickHouse; the processors rebuild.
+async fn run_kafka(args: &ReplayArgs, brokers: &str) -> Result<(), CliError> {
+    let store = args.clickhouse.store()?;
+    let pending = store.pending_migrations().await.map_err(|e| CliError::Usage(format!("ClickHouse: {e}")))?;
+    if !pending.is_empty() {
+        return Err(CliError::Usage(format!("ClickHouse lacks migrations {pending:?}: run `tandemu migrate` first")));
+    }
+    let from_ms = match args.from.as_str() {
+        "0" | "earliest" => None,
+        t => {
+            let at = humantime::parse_rfc3339_weak(t).map_err(|_| {
+                CliError::Usage(format!("--from {t:?}: with Kafka, give 0 (the topic's start) or an RFC 3339 time such as 2026-12-01T00:00:00Z"))
+            })?;
+            Some(at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
+        }
+    };
+    let kafka =
+        KafkaSourceConfig { brokers: brokers.to_owned(), topic: args.kafka_topic.clone(), overrides: super::kafka_options::parse(&args.kafka_options)? };
+    let group = &args.runner.group;
+    let replay = tandemu_processor::runner::replay_kafka(&kafka, &store, group, from_ms).await.map_err(|e| CliError::Usage(e.to_string()))?;
+    let at: Vec<String> = replay.rewound.iter().map(|(p, o)| format!("{p}@{o}")).collect();
+    let what = if from_ms.is_some() { "the events from then on are written again (idempotently)" } else { "ClickHouse projections cleared" };
+    eprintln!("group {group} rewound on {} (partition@offset: {}); {what}", kafka.topic, at.join(" "));
+    eprintln!("start the processors (`tandemu process`) to rebuild; their lag on /metrics shows the progress");
+    Ok(())
 }
