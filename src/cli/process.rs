@@ -15,6 +15,7 @@ use tandemu_processor::retention::PolicyHandle;
 use tandemu_query_api::directory::{Directory, PostgresDirectory};
 
 use super::CliError;
+use super::kafka_options::KafkaArgs;
 
 /// How soon an organization's new retention override reaches the rows written.
 const POLICY_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
@@ -22,16 +23,8 @@ use super::store_args::{ClickHouseArgs, RunnerArgs};
 
 #[derive(Debug, Args)]
 pub struct ProcessArgs {
-    /// Kafka bootstrap servers, `host:port[,host:port…]`.
-    #[arg(long, env = "TANDEMU_KAFKA_BROKERS")]
-    pub kafka_brokers: String,
-    /// The event log topic.
-    #[arg(long, env = "TANDEMU_KAFKA_TOPIC", default_value = "tandemu.events")]
-    pub kafka_topic: String,
-    /// Extra librdkafka consumer settings, `KEY=VALUE`, repeatable (e.g.
-    /// `--kafka-option session.timeout.ms=6000`).
-    #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
-    pub kafka_options: Vec<String>,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
     #[command(flatten)]
     pub clickhouse: ClickHouseArgs,
     #[command(flatten)]
@@ -70,8 +63,8 @@ pub async fn run(args: ProcessArgs) -> Result<(), CliError> {
         }
     };
     let cfg = args.runner.config();
-    let overrides = super::kafka_options::parse(&args.kafka_options)?;
-    let kafka = KafkaSourceConfig { brokers: args.kafka_brokers.clone(), topic: args.kafka_topic.clone(), overrides };
+    let overrides = args.kafka.options()?;
+    let kafka = KafkaSourceConfig { brokers: args.kafka.kafka_brokers.clone(), topic: args.kafka.kafka_topic.clone(), overrides };
     eprintln!(
         "tandemu {} — processor (group {}, Kafka topic {} at {}, ClickHouse {} database {})",
         env!("CARGO_PKG_VERSION"),
