@@ -2,12 +2,13 @@
 //! service role under row-level security). Same calls, same answers, and one organization's
 //! data is never visible from another's.
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, ConnectOptions, Executor};
+mod common;
+
+use common::TestDb;
 use tandemu_ingest::auth::Role;
 use tandemu_query_api::directory::embedded::EmbeddedDirectory;
-use tandemu_query_api::directory::{APP_ROLE, Directory, DirectoryError, MIGRATOR, Member, Org, PostgresDirectory, Team};
-use tandemu_schemas::{TenantId, testenv};
+use tandemu_query_api::directory::{Directory, DirectoryError, Member, Org, PostgresDirectory, Team};
+use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
 fn member(role: Role) -> Member {
@@ -90,24 +91,7 @@ async fn embedded_directory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_directory_as_the_service_role() {
-    let url = testenv::database_url();
-    let opts: PgConnectOptions = url.parse().unwrap();
-    let root =
-        PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("PostgreSQL", &url, e)));
-    let db = testenv::unique("tandemu_directory");
-    root.execute(AssertSqlSafe(format!("CREATE DATABASE {db}"))).await.unwrap();
-    let owner = PgPoolOptions::new().max_connections(1).connect_with(opts.clone().database(&db)).await.unwrap();
-    MIGRATOR.run(&owner).await.unwrap();
-    let login = "tandemu_directory_service";
-    owner
-        .execute(AssertSqlSafe(format!(
-            "DO $$ BEGIN CREATE ROLE {login} LOGIN NOBYPASSRLS IN ROLE {APP_ROLE}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-        )))
-        .await
-        .unwrap();
-    let service = PgPoolOptions::new().max_connections(4).connect_with(opts.database(&db).username(login).disable_statement_logging()).await.unwrap();
-    conformance(&PostgresDirectory::new(service.clone())).await;
-    service.close().await;
-    owner.close().await;
-    root.execute(AssertSqlSafe(format!("DROP DATABASE {db} WITH (FORCE)"))).await.unwrap();
+    let db = TestDb::new("tandemu_directory", "tandemu_directory_service").await;
+    conformance(&PostgresDirectory::new(db.service.clone())).await;
+    db.drop().await;
 }

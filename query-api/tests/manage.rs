@@ -8,16 +8,17 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, ConnectOptions, Executor};
+
+mod common;
+use common::TestDb;
 use tandemu_ingest::auth::{self, Role, Verifier};
 use tandemu_processor::retention::{Bounds, RetentionTable};
 use tandemu_processor::store::embedded::EmbeddedStore;
 use tandemu_query_api::directory::embedded::EmbeddedDirectory;
-use tandemu_query_api::directory::{APP_ROLE, Directory, MIGRATOR, Member, Org, PostgresDirectory};
+use tandemu_query_api::directory::{Directory, Member, Org, PostgresDirectory};
 use tandemu_query_api::secrets::SecretBox;
 use tandemu_query_api::{ApiConfig, ApiState, router};
-use tandemu_schemas::{TenantId, testenv};
+use tandemu_schemas::TenantId;
 use uuid::Uuid;
 
 const SECRET: &[u8] = b"manage-test-secret-of-32-bytes-or-more!!";
@@ -314,27 +315,10 @@ async fn management_on_the_embedded_directory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn management_on_postgres() {
-    let url = testenv::database_url();
-    let opts: PgConnectOptions = url.parse().unwrap();
-    let root =
-        PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.unwrap_or_else(|e| panic!("{}", testenv::unreachable("PostgreSQL", &url, e)));
-    let db = testenv::unique("tandemu_manage");
-    root.execute(AssertSqlSafe(format!("CREATE DATABASE {db}"))).await.unwrap();
-    let owner = PgPoolOptions::new().max_connections(1).connect_with(opts.clone().database(&db)).await.unwrap();
-    MIGRATOR.run(&owner).await.unwrap();
-    let login = "tandemu_manage_service";
-    owner
-        .execute(AssertSqlSafe(format!(
-            "DO $$ BEGIN CREATE ROLE {login} LOGIN NOBYPASSRLS IN ROLE {APP_ROLE}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-        )))
-        .await
-        .unwrap();
-    let service = PgPoolOptions::new().max_connections(4).connect_with(opts.database(&db).username(login).disable_statement_logging()).await.unwrap();
-    let as_service = PostgresDirectory::new(service.clone());
+    let db = TestDb::new("tandemu_manage", "tandemu_manage_service").await;
+    let as_service = PostgresDirectory::new(db.service.clone());
     let refused = as_service.set_retention_default(RetentionTable::Sessions, 30).await.expect_err("the service role cannot");
     assert!(refused.to_string().contains("the role that ran `tandemu migrate`"), "{refused}");
-    scenario(Arc::new(as_service), Arc::new(PostgresDirectory::new(owner.clone()))).await;
-    service.close().await;
-    owner.close().await;
-    root.execute(AssertSqlSafe(format!("DROP DATABASE {db} WITH (FORCE)"))).await.unwrap();
+    scenario(Arc::new(as_service), Arc::new(PostgresDirectory::new(db.owner.clone()))).await;
+    db.drop().await;
 }
