@@ -171,6 +171,11 @@ impl PolicyHandle {
     }
 }
 
+/// Milliseconds since the epoch: what "now" means to a purge and to a change's record.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
 /// The ClickHouse TTL expression for a table default.
 pub fn ttl_expression(default_days: u16) -> String {
     format!("toDateTime(time) + toIntervalDay(if(retention_days = 0, {default_days}, retention_days))")

@@ -21,17 +21,13 @@ use uuid::Uuid;
 use crate::caller::Caller;
 use crate::directory::{Invite, parse_role};
 use crate::error::ApiError;
-use crate::manage::ApiJson;
+use crate::manage::{ApiJson, now_unix};
 use crate::roles::{Permission, require, role_name};
 use crate::router::ApiState;
 
 type Answer = Result<Response, ApiError>;
 
 const PREFIX: &str = "tinv_";
-
-fn now_unix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
 
 fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()

@@ -224,7 +224,7 @@ pub async fn revoke_token(State(st): State<ApiState>, caller: Caller, Path(jti):
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 

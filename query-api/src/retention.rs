@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tandemu_processor::retention::RetentionTable;
+use tandemu_processor::retention::{RetentionPolicy, RetentionTable};
 
 use crate::caller::Caller;
 use crate::error::ApiError;
@@ -15,8 +15,7 @@ use crate::manage::ApiJson;
 use crate::roles::{Permission, require};
 use crate::router::ApiState;
 
-async fn view(st: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
-    let policy = st.directory.retention_policy().await?;
+async fn view(st: &ApiState, caller: &Caller, policy: &RetentionPolicy) -> Result<Value, ApiError> {
     let overrides: BTreeMap<RetentionTable, u16> = st.directory.retention_overrides(caller.tenant).await?.into_iter().collect();
     let tables: Vec<Value> = RetentionTable::ALL
         .into_iter()
@@ -42,14 +41,16 @@ async fn view(st: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
 /// `GET /v1/retention`: every table's default, the organization's override and what applies.
 pub async fn get_retention(State(st): State<ApiState>, caller: Caller) -> Result<Response, ApiError> {
     require(&caller, Permission::ManageRetention)?;
-    Ok(Json(view(&st, &caller).await?).into_response())
+    let policy = st.directory.retention_policy().await?;
+    Ok(Json(view(&st, &caller, &policy).await?).into_response())
 }
 
 /// `PUT /v1/retention`: `{"sessions": 800, "friction": null}` sets the organization's override
 /// of sessions and removes that of friction; tables not named are left as they are.
 pub async fn put_retention(State(st): State<ApiState>, caller: Caller, ApiJson(body): ApiJson<BTreeMap<String, Option<u16>>>) -> Result<Response, ApiError> {
     require(&caller, Permission::ManageRetention)?;
-    let bounds = st.directory.retention_policy().await?.bounds;
+    let policy = st.directory.retention_policy().await?;
+    let bounds = policy.bounds;
     // Everything is checked before anything is written.
     let mut changes = Vec::new();
     for (name, days) in body {
@@ -60,5 +61,6 @@ pub async fn put_retention(State(st): State<ApiState>, caller: Caller, ApiJson(b
     for (table, days) in changes {
         st.directory.set_retention_override(caller.tenant, table, days, *caller.user.as_uuid()).await?;
     }
-    Ok(Json(view(&st, &caller).await?).into_response())
+    // The defaults and bounds read above still hold; the overrides are re-read by `view`.
+    Ok(Json(view(&st, &caller, &policy).await?).into_response())
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
-use tandemu_processor::retention::{self, Bounds, PolicyHandle, RetentionTable};
+use tandemu_processor::retention::{self, Bounds, PolicyHandle, RetentionTable, now_ms};
 use tandemu_processor::store::ProjectionStore;
 use tandemu_processor::store::clickhouse::ClickHouseStore;
 use tandemu_processor::store::clickhouse_retention::ChangeStatus;
@@ -271,10 +271,6 @@ async fn show(opened: &Opened, as_json: bool) -> Result<(), CliError> {
         }
     }
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
 /// Keeps `handle` at the directory's current policy, reading it every `every`; a failed read

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use super::clickhouse::{ClickHouseStore, classify};
-use crate::retention::{self, RetentionTable};
+use crate::retention::{self, RetentionTable, now_ms};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,10 +83,6 @@ const ALTERING: &str = "altering";
 const MATERIALIZING: &str = "materializing";
 /// An ALTER of TTL is metadata only; a change still `altering` after this long has stopped.
 const ABANDONED_AFTER_MS: i64 = 5 * 60 * 1000;
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
-}
 
 /// The TTL clause of a `CREATE TABLE` statement (up to its SETTINGS).
 fn ttl_clause(create: &str) -> String {
